@@ -1,0 +1,320 @@
+"""Configuration: YAML -> nested typed dataclasses, validated at load.
+
+A config file may name a ``preset`` (tiny, small, base: files in configs/presets/) whose values sit under the
+file's own. ``--set key.path=value`` overrides come last. Unknown keys, wrong types and impossible values are
+errors that name the file, the key and the nearest valid key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from nmt.errors import NmtError
+
+REPO_CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+DEFAULT_CONFIG = REPO_CONFIGS / "tatoeba-en-de.yaml"
+
+
+class ConfigError(NmtError):
+    """A config file or override is invalid."""
+
+
+@dataclass
+class ModelConfig:
+    """Shape of the encoder-decoder Transformer (defaults: the small preset)."""
+
+    d_model: int = 256
+    heads: int = 4
+    ffn_dim: int = 1024
+    encoder_layers: int = 3
+    decoder_layers: int = 3
+    dropout: float = 0.1
+    attention_dropout: float = 0.0
+    activation: Literal["relu", "gelu"] = "relu"
+    norm: Literal["pre", "post"] = "pre"  # where LayerNorm sits relative to each residual block
+    max_positions: int = 256  # longest sequence (subword tokens, incl. <s>/</s>) the model accepts
+    tie_embeddings: bool = True  # share source, target and output matrices (needs a joint vocabulary)
+
+    def validate(self) -> None:
+        _check(self.d_model % self.heads == 0, "model.d_model",
+               f"d_model ({self.d_model}) must be divisible by heads ({self.heads})")
+        for key in ("d_model", "heads", "ffn_dim", "encoder_layers", "decoder_layers", "max_positions"):
+            _check(getattr(self, key) > 0, f"model.{key}", "must be positive")
+        for key in ("dropout", "attention_dropout"):
+            _check(0.0 <= getattr(self, key) < 1.0, f"model.{key}", "must be in [0, 1)")
+
+
+@dataclass
+class TokenizerConfig:
+    """SentencePiece settings; the model is trained on the training split and stored in the run directory."""
+
+    type: Literal["unigram", "bpe"] = "unigram"
+    vocab_size: int = 8000
+    joint: bool = True  # one vocabulary for source and target
+    character_coverage: float = 1.0
+    sample_sentences: int = 2_000_000  # SentencePiece trains on at most this many sentences (a random sample)
+
+    def validate(self) -> None:
+        _check(self.vocab_size >= 16, "tokenizer.vocab_size", "must be at least 16")
+        _check(0.9 <= self.character_coverage <= 1.0, "tokenizer.character_coverage", "must be in [0.9, 1]")
+
+
+@dataclass
+class DataConfig:
+    """Where the parallel data comes from and how it is cleaned.
+
+    A file spec is ``path.tsv`` (source<TAB>target), ``path.jsonl`` ({"translation": {src: .., tgt: ..}}),
+    a prefix ``path/train`` (plain text ``train.<src_lang>`` + ``train.<tgt_lang>``), or ``hub:NAME[/CONFIG]``
+    (a Hugging Face dataset in the translation convention; needs internet).
+    """
+
+    corpus: str | None = "tatoeba"  # a named corpus (tatoeba, multi30k) or null to use train/valid/test
+    src_lang: str = "en"
+    tgt_lang: str = "de"
+    root: str | None = None  # where named corpora live; else $NMT_DATA, ./data, ../shared/data
+    train: str | None = None
+    valid: str | None = None
+    test: dict[str, str] = field(default_factory=dict)  # test-set name -> file spec
+    max_tokens: int = 100  # training pairs longer than this (subword tokens) on either side are dropped
+    max_ratio: float = 3.0  # training pairs whose length ratio exceeds this are dropped
+
+    def validate(self) -> None:
+        _check(self.corpus is not None or self.train is not None, "data.train",
+               "set data.corpus to a named corpus or data.train to a file spec")
+        _check(self.src_lang != self.tgt_lang, "data.tgt_lang", "must differ from data.src_lang")
+        _check(self.max_tokens > 0, "data.max_tokens", "must be positive")
+        _check(self.max_ratio >= 1.0, "data.max_ratio", "must be at least 1")
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation, batching, validation and stopping."""
+
+    batch_tokens: int = 4096  # token budget per batch: sentences x longest length (source or target), padding counted
+    accumulate: int = 1  # batches per optimizer step
+    lr: float = 7e-4  # peak learning rate, reached at the end of warmup
+    warmup_steps: int = 4000
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.98])
+    weight_decay: float = 0.0
+    label_smoothing: float = 0.1
+    clip_norm: float = 1.0  # 0 disables clipping
+    max_steps: int = 0  # 0: no step limit
+    max_epochs: int = 0  # 0: no epoch limit
+    max_minutes: float = 0.0  # 0: no time limit
+    valid_every: int = 1000  # steps between validations (a validation also runs at the end)
+    valid_bleu_sentences: int = 1000  # decode at most this many validation sentences for BLEU (0: all)
+    patience: int = 0  # stop after this many validations without a better BLEU (0: never)
+    log_every: int = 50
+    seed: int = 1
+    threads: int = 0  # torch CPU threads (0: torch's default)
+    device: str = "auto"  # auto, cpu, cuda, cuda:1, ...
+
+    def validate(self) -> None:
+        for key in ("batch_tokens", "accumulate", "warmup_steps", "valid_every", "log_every"):
+            _check(getattr(self, key) > 0, f"train.{key}", "must be positive")
+        for key in ("max_steps", "max_epochs", "max_minutes", "patience", "threads", "valid_bleu_sentences"):
+            _check(getattr(self, key) >= 0, f"train.{key}", "must be zero or positive")
+        _check(self.lr > 0, "train.lr", "must be positive")
+        _check(0.0 <= self.label_smoothing < 1.0, "train.label_smoothing", "must be in [0, 1)")
+        _check(len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), "train.betas",
+               "must be two numbers in [0, 1)")
+
+
+@dataclass
+class DecodeConfig:
+    """Search settings for translate, eval and validation BLEU (validation always decodes greedily)."""
+
+    beam_size: int = 5  # 1: greedy search
+    length_penalty: float = 0.6  # GNMT alpha: score / ((5 + len) / 6) ** alpha; 0 disables
+    max_len_a: float = 1.5  # output length limit: a * source length + b (subword tokens)
+    max_len_b: int = 10
+    batch_size: int = 64  # sentences per decoding batch
+
+    def validate(self) -> None:
+        _check(self.beam_size >= 1, "decode.beam_size", "must be at least 1")
+        _check(self.batch_size >= 1, "decode.batch_size", "must be at least 1")
+        _check(self.max_len_a >= 0 and self.max_len_b >= 1, "decode.max_len_b",
+               "need max_len_a >= 0 and max_len_b >= 1")
+
+
+@dataclass
+class Config:
+    """The whole run: each component receives only its own section."""
+
+    name: str = "tatoeba-en-de"  # run directory: <runs_root>/<name>
+    runs_root: str = "runs"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
+
+    def validate(self) -> None:
+        _check(bool(self.name) and "/" not in self.name, "name", "must be a non-empty name without '/'")
+        for section in (self.model, self.tokenizer, self.data, self.train, self.decode):
+            section.validate()
+        _check(not self.model.tie_embeddings or self.tokenizer.joint, "model.tie_embeddings",
+               "tying source and target embeddings needs tokenizer.joint: true")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _check(ok: bool, key: str, message: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key}: {message}")
+
+
+# ---------------------------------------------------------------- loading
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Load a YAML config (default: configs/tatoeba-en-de.yaml, else built-in defaults), apply overrides, validate."""
+    source = "defaults"
+    raw: dict[str, Any] = {}
+    if path is None and DEFAULT_CONFIG.exists():
+        path = DEFAULT_CONFIG
+    if path is not None:
+        source = str(path)
+        raw = read_yaml(Path(path))
+        preset = raw.pop("preset", None)
+        if preset is not None:
+            raw = _deep_merge(read_yaml(_find_preset(str(preset), Path(path))), raw)
+    for item in overrides or []:
+        _apply_override(raw, item)
+        source = f"{source} (with --set)"
+    try:
+        cfg = from_dict(Config, raw, "")
+        cfg.validate()
+    except ConfigError as err:
+        raise ConfigError(f"{source}: {err}") from None
+    return cfg
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Read a YAML mapping; errors name the file and line."""
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found; pass an existing YAML file (see configs/)")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"{path}:{where}: invalid YAML: {problem}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text; save the config as UTF-8") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys at the top level")
+    return data
+
+
+def save_config(cfg: Config, path: Path) -> None:
+    """Write the resolved config as YAML, atomically."""
+    from nmt.checkpoint import atomic_write_text
+
+    atomic_write_text(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False, allow_unicode=True))
+
+
+def _find_preset(name: str, config_path: Path) -> Path:
+    for folder in (config_path.parent / "presets", config_path.parent, REPO_CONFIGS / "presets"):
+        candidate = folder / f"{name}.yaml"
+        if candidate.is_file():
+            return candidate
+    known = sorted(p.stem for p in (REPO_CONFIGS / "presets").glob("*.yaml"))
+    raise ConfigError(f"{config_path}: preset: unknown preset '{name}'; choose one of {known}")
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _apply_override(raw: dict[str, Any], item: str) -> None:
+    key, sep, text = item.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set model.encoder_layers=6")
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        value = text
+    node = raw
+    parts = key.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {item!r}: '{part}' is not a section")
+    node[parts[-1]] = value
+
+
+def from_dict(cls: type, raw: Any, prefix: str) -> Any:
+    """Build dataclass ``cls`` from a mapping, checking every key and type."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{prefix or 'config'}: expected a mapping, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in raw.items():
+        path = f"{prefix}{key}"
+        if key not in names:
+            near = difflib.get_close_matches(str(key), names, n=1, cutoff=0.5)
+            hint = f"; did you mean '{prefix}{near[0]}'?" if near else f"; valid keys: {', '.join(names)}"
+            raise ConfigError(f"{path}: unknown key{hint}")
+        kwargs[key] = _convert(hints[key], value, path)
+    return cls(**kwargs)
+
+
+def _convert(tp: Any, value: Any, path: str) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value, f"{path}.")
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _convert(inner[0], value, path)
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{path}: {value!r} is not one of {list(args)}")
+        return value
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{path}: expected a list, got {value!r}")
+        return [_convert(args[0], v, f"{path}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: expected a mapping, got {value!r}")
+        return {str(k): _convert(args[1], v, f"{path}.{k}") for k, v in value.items()}
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{path}: expected true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{path}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{path}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{path}: expected a string, got {value!r}")
+        return value
+    raise TypeError(f"unsupported config type {tp} at {path}")  # a bug in nmt, not user input

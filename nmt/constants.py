@@ -1,0 +1,22 @@
+"""Special token ids and file names: the one place they are defined."""
+
+PAD_ID = 0
+UNK_ID = 1
+BOS_ID = 2  # <s>, start of sequence: decoding starts here
+EOS_ID = 3  # </s>, end of sequence: decoding stops here
+PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<s>", "</s>"
+
+# Inside a run directory.
+CONFIG_FILE = "config.yaml"
+SPM_JOINT = "spm.model"
+SPM_SRC = "spm.src.model"
+SPM_TGT = "spm.tgt.model"
+CHECKPOINT_DIR = "checkpoints"
+MODEL_FILE = "model.safetensors"
+OPTIMIZER_FILE = "optimizer.safetensors"
+STATE_FILE = "state.json"
+METRICS_FILE = "metrics.jsonl"
+LATEST_POINTER = "LATEST"  # in the runs root: name of the newest run
+
+DEFAULT_RUNS_ROOT = "runs"
+DATA_ENV = "NMT_DATA"

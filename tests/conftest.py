@@ -1,0 +1,40 @@
+"""Shared fixtures: tiny seeded models, synthetic tasks, and the optional corpora beside the project."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pytest
+import torch
+
+from nmt.config import ModelConfig
+from nmt.constants import EOS_ID
+from nmt.model import Transformer
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never touch the network
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+needs_shared = pytest.mark.skipif(not (SHARED_DATA / "multi30k" / "train.en").is_file(),
+                                  reason="../shared/data (real corpora) is not beside this checkout")
+
+
+def tiny_model_config(**kw: object) -> ModelConfig:
+    base = dict(d_model=32, heads=4, ffn_dim=64, encoder_layers=2, decoder_layers=2, dropout=0.0, max_positions=64)
+    base.update(kw)
+    return ModelConfig(**base)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def tiny_model() -> Transformer:
+    torch.manual_seed(0)
+    return Transformer(tiny_model_config(), 40, 40).eval()
+
+
+def random_sources(n: int, vocab: int = 40, lo: int = 3, hi: int = 9, seed: int = 0) -> list[list[int]]:
+    """Id sequences (ending with </s>) of random lengths, using ids >= 4 (not special)."""
+    rng = random.Random(seed)
+    return [[rng.randrange(4, vocab) for _ in range(rng.randint(lo, hi))] + [EOS_ID] for _ in range(n)]
