@@ -1,0 +1,111 @@
+"""Scaled dot-product attention and multi-head attention (self and cross).
+
+Two paths compute the same thing: ``F.scaled_dot_product_attention`` (fast, fused) and
+:func:`attention_reference`, softmax(QK^T / sqrt(d_k) + M) V written out, which also returns the weights.
+Masks are boolean, ``True`` where a query may attend.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+def attention_reference(
+    q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None, causal: bool = False, dropout_p: float = 0.0
+) -> tuple[Tensor, Tensor]:
+    """softmax(QK^T / sqrt(d_k) + M) V. q: (B, H, Tq, Dh), k/v: (B, H, Tk, Dh) -> (out, weights (B, H, Tq, Tk))."""
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (B, H, Tq, Tk)
+    if causal:
+        tq, tk = scores.shape[-2:]
+        future = torch.ones(tq, tk, dtype=torch.bool, device=q.device).triu(tk - tq + 1)  # True above the diagonal
+        scores = scores.masked_fill(future, float("-inf"))
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = scores.softmax(dim=-1)
+    if dropout_p > 0.0:
+        weights = F.dropout(weights, p=dropout_p)
+    return weights @ v, weights
+
+
+class _MultiHead(nn.Module):
+    """Shared head bookkeeping: split into heads, attend, concatenate, project with W^O."""
+
+    def __init__(self, d_model: int, heads: int, dropout: float) -> None:
+        super().__init__()
+        self.heads = heads
+        self.head_dim = d_model // heads
+        self.dropout = dropout
+        self.out = nn.Linear(d_model, d_model)  # W^O
+        self.keep_weights = False  # when True, use the reference path and keep the weights in .weights
+        self.weights: Tensor | None = None
+
+    def _split(self, x: Tensor, parts: int) -> tuple[Tensor, ...]:
+        b, t, _ = x.shape
+        x = x.view(b, t, parts, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)  # (parts, B, H, T, Dh)
+        return x.unbind(0)
+
+    def _attend(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, causal: bool) -> Tensor:
+        p = self.dropout if self.training else 0.0
+        if self.keep_weights:
+            out, self.weights = attention_reference(q, k, v, mask, causal, p)
+        else:
+            tq, tk = q.size(-2), k.size(-2)
+            if causal and tq != tk:  # SDPA's is_causal aligns top-left; queries here are the last tq positions
+                later = torch.ones(tq, tk, dtype=torch.bool, device=q.device).tril(tk - tq)
+                mask, causal = (later if mask is None else mask & later), False
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p, is_causal=causal)
+        b, _, t, _ = out.shape
+        out = out.transpose(1, 2).reshape(b, t, self.heads * self.head_dim)  # concat heads: (B, T, D)
+        return self.out(out)
+
+
+class SelfAttention(_MultiHead):
+    """Q, K and V all from the same sequence, through one fused projection."""
+
+    def __init__(self, d_model: int, heads: int, dropout: float = 0.0) -> None:
+        super().__init__(d_model, heads, dropout)
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+
+    def forward(
+        self,
+        x: Tensor,
+        mask: Tensor | None = None,
+        causal: bool = False,
+        cache: tuple[Tensor, Tensor] | None = None,
+        pos: int = 0,
+    ) -> Tensor:
+        """x: (B, T, D). With ``cache`` (K, V buffers (B, H, max_len, Dh)), x's K/V are written at ``pos`` and
+        queries attend to every cached position up to ``pos + T``: only earlier positions, so no mask is needed
+        when T == 1."""
+        q, k, v = self._split(self.qkv(x), 3)  # each (B, H, T, Dh)
+        if cache is not None:
+            k_buf, v_buf = cache
+            end = pos + x.size(1)
+            k_buf[:, :, pos:end] = k
+            v_buf[:, :, pos:end] = v
+            k, v = k_buf[:, :, :end], v_buf[:, :, :end]  # (B, H, end, Dh)
+            causal = causal and x.size(1) > 1  # one new query may see every cached (earlier) position
+        return self._attend(q, k, v, mask, causal)
+
+
+class CrossAttention(_MultiHead):
+    """Q from the decoder; K and V from the encoder output (one fused K/V projection, computed once per sentence)."""
+
+    def __init__(self, d_model: int, heads: int, dropout: float = 0.0) -> None:
+        super().__init__(d_model, heads, dropout)
+        self.q = nn.Linear(d_model, d_model)
+        self.kv = nn.Linear(d_model, 2 * d_model)
+
+    def project_kv(self, memory: Tensor) -> tuple[Tensor, Tensor]:
+        """Encoder output (B, S, D) -> K, V each (B, H, S, Dh)."""
+        k, v = self._split(self.kv(memory), 2)
+        return k, v
+
+    def forward(self, x: Tensor, kv: tuple[Tensor, Tensor], mask: Tensor | None) -> Tensor:
+        """x: decoder states (B, T, D); kv from :meth:`project_kv`; mask (B, 1, 1, S) hides source padding."""
+        (q,) = self._split(self.q(x), 1)
+        return self._attend(q, kv[0], kv[1], mask, causal=False)

@@ -1,0 +1,130 @@
+"""The encoder-decoder Transformer, with a narrow interface for search: ``encode`` and ``decode_step``."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from nmt.config import ModelConfig
+from nmt.constants import PAD_ID
+from nmt.layers import DecoderLayer, EncoderLayer, SinusoidalPositions
+
+
+@dataclass
+class Encoded:
+    """Encoder output for a batch of source sentences."""
+
+    memory: Tensor  # (B, S, D)
+    src_mask: Tensor  # (B, 1, 1, S) bool, True at real (non-pad) tokens
+
+
+@dataclass
+class DecoderCache:
+    """Everything a decoding step needs from earlier steps, one row per hypothesis.
+
+    Self-attention K/V are preallocated (N, H, max_len, Dh) per layer and grow by one position a step;
+    cross-attention K/V (N, H, S, Dh) are computed once, from the encoder output.
+    """
+
+    self_kv: list[tuple[Tensor, Tensor]]
+    cross_kv: list[tuple[Tensor, Tensor]]
+    src_mask: Tensor  # (N, 1, 1, S)
+    capacity: int  # positions the self-attention buffers hold
+    length: int = 0  # positions decoded so far
+
+    @property
+    def rows(self) -> int:
+        return self.src_mask.size(0)
+
+    def reorder(self, index: Tensor) -> None:
+        """New row i = old row index[i]: follows beams, expands sentences to beams, drops finished ones."""
+        def pick(pairs: list[tuple[Tensor, Tensor]]) -> list[tuple[Tensor, Tensor]]:
+            return [(k.index_select(0, index), v.index_select(0, index)) for k, v in pairs]
+
+        self.self_kv = pick(self.self_kv)
+        self.cross_kv = pick(self.cross_kv)
+        self.src_mask = self.src_mask.index_select(0, index)
+
+
+class Transformer(nn.Module):
+    """Vaswani et al. (2017): scaled embeddings + sinusoidal positions, N encoder and N decoder layers."""
+
+    def __init__(self, cfg: ModelConfig, src_vocab: int, tgt_vocab: int) -> None:
+        super().__init__()
+        self.cfg = cfg
+        d = cfg.d_model
+        self.scale = math.sqrt(d)
+        self.src_embed = nn.Embedding(src_vocab, d, padding_idx=PAD_ID)
+        self.tgt_embed = self.src_embed if cfg.tie_embeddings else nn.Embedding(tgt_vocab, d, padding_idx=PAD_ID)
+        self.positions = SinusoidalPositions(cfg.max_positions, d)
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.encoder = nn.ModuleList(EncoderLayer(cfg) for _ in range(cfg.encoder_layers))
+        self.decoder = nn.ModuleList(DecoderLayer(cfg) for _ in range(cfg.decoder_layers))
+        # Pre-norm stacks end with a LayerNorm; post-norm layers already end normalised.
+        self.encoder_norm = nn.LayerNorm(d) if cfg.norm == "pre" else nn.Identity()
+        self.decoder_norm = nn.LayerNorm(d) if cfg.norm == "pre" else nn.Identity()
+        self.output = nn.Linear(d, tgt_vocab, bias=False)
+        self._init_weights()
+        if cfg.tie_embeddings:
+            self.output.weight = self.tgt_embed.weight
+
+    def _init_weights(self) -> None:
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.xavier_uniform_(module.weight)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.Embedding):
+                nn.init.normal_(module.weight, std=self.cfg.d_model**-0.5)
+                with torch.no_grad():
+                    module.weight[PAD_ID].zero_()
+
+    def _embed(self, embedding: nn.Embedding, tokens: Tensor, offset: int = 0) -> Tensor:
+        return self.dropout(self.positions(embedding(tokens) * self.scale, offset))  # (B, T, D)
+
+    def encode(self, src: Tensor) -> Encoded:
+        """src: (B, S) token ids, padded with PAD_ID -> encoder output and source mask."""
+        src_mask = (src != PAD_ID)[:, None, None, :]  # (B, 1, 1, S)
+        x = self._embed(self.src_embed, src)
+        for layer in self.encoder:
+            x = layer(x, src_mask)
+        return Encoded(self.encoder_norm(x), src_mask)
+
+    def decode(self, tgt_in: Tensor, enc: Encoded) -> Tensor:
+        """Full teacher-forced pass. tgt_in: (B, T) starting with <s> -> hidden states (B, T, D)."""
+        x = self._embed(self.tgt_embed, tgt_in)
+        for layer in self.decoder:
+            x = layer(x, layer.cross_attn.project_kv(enc.memory), enc.src_mask)
+        return self.decoder_norm(x)
+
+    def forward(self, src: Tensor, tgt_in: Tensor) -> Tensor:
+        """Logits (B, T, V) for every target position."""
+        return self.output(self.decode(tgt_in, self.encode(src)))
+
+    def init_cache(self, enc: Encoded, max_len: int) -> DecoderCache:
+        """A cache for up to ``max_len`` decoding steps; cross-attention K/V are computed here, once."""
+        n, s = enc.memory.shape[:2]
+        heads, head_dim = self.cfg.heads, self.cfg.d_model // self.cfg.heads
+        self_kv = [
+            (enc.memory.new_empty(n, heads, max_len, head_dim), enc.memory.new_empty(n, heads, max_len, head_dim))
+            for _ in self.decoder
+        ]
+        cross_kv = [layer.cross_attn.project_kv(enc.memory) for layer in self.decoder]
+        return DecoderCache(self_kv, cross_kv, enc.src_mask, capacity=max_len)
+
+    def decode_step(self, tokens: Tensor, cache: DecoderCache) -> Tensor:
+        """One step: tokens (N,) are the last outputs (first step: <s>) -> logits (N, V); the cache advances."""
+        pos = cache.length
+        if pos >= cache.capacity:
+            raise ValueError(f"cache holds {cache.capacity} positions; decoding step {pos + 1} does not fit")
+        x = self._embed(self.tgt_embed, tokens[:, None], offset=pos)  # (N, 1, D)
+        for layer, self_kv, cross_kv in zip(self.decoder, cache.self_kv, cache.cross_kv):
+            x = layer(x, cross_kv, cache.src_mask, self_cache=self_kv, pos=pos)
+        cache.length = pos + 1
+        return self.output(self.decoder_norm(x[:, 0]))  # (N, V)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())

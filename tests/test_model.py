@@ -1,0 +1,62 @@
+"""The model's interface: cached step-wise decoding equals the full pass; the cache reorders; tying."""
+
+import pytest
+import torch
+
+from nmt.config import ModelConfig
+from nmt.constants import BOS_ID
+from nmt.data import pad
+from nmt.model import Transformer
+from tests.conftest import random_sources, tiny_model_config
+
+
+@pytest.mark.parametrize("norm", ["pre", "post"])
+def test_cached_steps_equal_full_forward(norm):
+    torch.manual_seed(0)
+    model = Transformer(tiny_model_config(norm=norm), 40, 40).eval()
+    src = pad(random_sources(3))
+    tgt = torch.cat([torch.full((3, 1), BOS_ID), torch.randint(4, 40, (3, 8))], dim=1)
+    full = model(src, tgt)  # (B, T, V)
+    cache = model.init_cache(model.encode(src), max_len=tgt.size(1))
+    steps = torch.stack([model.decode_step(tgt[:, t], cache) for t in range(tgt.size(1))], dim=1)
+    assert torch.allclose(full, steps, atol=1e-5)
+
+
+def test_cache_reorder_follows_rows(tiny_model):
+    src = pad(random_sources(3))
+    tgt = torch.randint(4, 40, (3, 4))
+    cache = tiny_model.init_cache(tiny_model.encode(src), 6)
+    for t in range(3):
+        tiny_model.decode_step(tgt[:, t], cache)
+    index = torch.tensor([2, 0, 0, 1])  # permute, duplicate (beams), and grow the batch
+    cache.reorder(index)
+    got = tiny_model.decode_step(tgt[index, 3], cache)
+    expected = tiny_model(src[index], tgt[index])[:, 3]
+    assert torch.allclose(got, expected, atol=1e-5)
+    assert cache.rows == 4
+
+
+def test_cross_attention_kv_computed_once_per_sentence(tiny_model):
+    src = pad(random_sources(2))
+    calls = []
+    hook = tiny_model.decoder[0].cross_attn.kv.register_forward_hook(lambda *a: calls.append(1))
+    cache = tiny_model.init_cache(tiny_model.encode(src), 5)
+    for _ in range(5):
+        tiny_model.decode_step(torch.full((2,), BOS_ID), cache)
+    hook.remove()
+    assert len(calls) == 1
+
+
+def test_tied_embeddings_share_one_matrix():
+    model = Transformer(tiny_model_config(tie_embeddings=True), 40, 40)
+    assert model.src_embed.weight is model.tgt_embed.weight is model.output.weight
+    untied = Transformer(tiny_model_config(tie_embeddings=False), 40, 50)
+    assert untied.output.weight.shape == (50, 32)
+    assert untied.src_embed.weight is not untied.tgt_embed.weight
+
+
+def test_sequence_longer_than_positions_is_refused():
+    model = Transformer(ModelConfig(d_model=16, heads=2, ffn_dim=32, encoder_layers=1, decoder_layers=1,
+                                    max_positions=8), 20, 20)
+    with pytest.raises(ValueError, match="max_positions"):
+        model.encode(torch.randint(4, 20, (1, 9)))
