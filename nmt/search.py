@@ -1,0 +1,142 @@
+"""Greedy and beam search over the model's narrow interface: ``encode``, ``init_cache``, ``decode_step``.
+
+Both decode from <s> until </s> or the length limit ``max_len_a * source_length + max_len_b`` (subword tokens,
+</s> included; at the limit </s> is forced). Rows are one flat (sentence x beam) dimension; finished sentences
+are dropped from the batch and the cache follows with one ``reorder`` per step.
+
+Beam scores are length-normalised with the GNMT penalty (Wu et al., 2016):
+``score = sum(log p) / ((5 + |y|) / 6) ** alpha``, where |y| counts the output tokens plus </s>.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import torch
+from torch import Tensor
+
+from nmt.constants import BOS_ID, EOS_ID, PAD_ID
+
+
+@dataclass
+class Hypothesis:
+    tokens: list[int]  # output ids, without <s> and </s>
+    score: float  # greedy: sum of log-probabilities; beam: that sum / length penalty
+
+
+class Decoder(Protocol):
+    """What search needs from a model."""
+
+    def encode(self, src: Tensor): ...  # noqa: ANN201
+    def init_cache(self, enc, max_len: int): ...  # noqa: ANN001, ANN201
+    def decode_step(self, tokens: Tensor, cache) -> Tensor: ...  # noqa: ANN001
+
+
+def length_penalty(length: int | Tensor, alpha: float) -> float | Tensor:
+    """GNMT length penalty ((5 + length) / 6) ** alpha; 1 when alpha is 0."""
+    return ((5.0 + length) / 6.0) ** alpha
+
+
+def output_limits(src: Tensor, max_len_a: float, max_len_b: int, max_positions: int) -> Tensor:
+    """Per-sentence maximum output length (tokens incl. </s>): a * |x| + b, at most the model's positions."""
+    src_len = (src != PAD_ID).sum(dim=1).float()  # (B,)
+    return (max_len_a * src_len + max_len_b).long().clamp(min=1, max=max_positions)
+
+
+def _step_log_probs(model: Decoder, last: Tensor, cache, t: int, min_len: int, at_limit: Tensor) -> Tensor:  # noqa: ANN001
+    """log p(next | prefix) (N, V); <pad>/<s> banned, </s> banned before ``min_len`` and forced at the limit."""
+    logp = torch.log_softmax(model.decode_step(last, cache).float(), dim=-1)  # (N, V)
+    logp[:, [PAD_ID, BOS_ID]] = float("-inf")  # never generated
+    if t < min_len:
+        logp[~at_limit, EOS_ID] = float("-inf")
+    if bool(at_limit.any()):
+        not_eos = torch.ones(logp.size(1), dtype=torch.bool, device=logp.device)
+        not_eos[EOS_ID] = False
+        logp.masked_fill_(at_limit[:, None] & not_eos[None, :], float("-inf"))
+    return logp
+
+
+@torch.inference_mode()
+def greedy_search(
+    model: Decoder, src: Tensor, max_len_a: float = 1.5, max_len_b: int = 10, min_len: int = 0,
+    max_positions: int = 1024,
+) -> list[Hypothesis]:
+    """Pick the most probable token at each step. src: (B, S) padded ids -> one hypothesis per sentence."""
+    b = src.size(0)
+    limits = output_limits(src, max_len_a, max_len_b, max_positions)  # (B,)
+    steps = int(limits.max())
+    cache = model.init_cache(model.encode(src), steps)
+    out = torch.full((b, steps), PAD_ID, dtype=torch.long, device=src.device)
+    scores = torch.zeros(b, device=src.device)
+    active = torch.arange(b, device=src.device)  # sentence index of each cache row
+    last = torch.full((b,), BOS_ID, dtype=torch.long, device=src.device)
+    for t in range(steps):
+        logp = _step_log_probs(model, last, cache, t, min_len, limits[active] == t + 1)
+        best, nxt = logp.max(dim=-1)  # (N,)
+        out[active, t] = nxt
+        scores[active] += best
+        alive = nxt != EOS_ID
+        if not bool(alive.all()):
+            keep = alive.nonzero().squeeze(1)
+            if keep.numel() == 0:
+                break
+            cache.reorder(keep)
+            active, nxt = active[keep], nxt[keep]
+        last = nxt
+    return [Hypothesis(_strip(row), float(s)) for row, s in zip(out.tolist(), scores.tolist())]
+
+
+@torch.inference_mode()
+def beam_search(
+    model: Decoder, src: Tensor, beam_size: int = 5, alpha: float = 0.6, max_len_a: float = 1.5,
+    max_len_b: int = 10, min_len: int = 0, n_best: int = 1, max_positions: int = 1024,
+) -> list[list[Hypothesis]]:
+    """Keep the ``beam_size`` best prefixes; a sentence is done when it has ``beam_size`` finished hypotheses.
+
+    Returns, per sentence, the ``n_best`` finished hypotheses, best first. Beam size 1 gives greedy's output.
+    """
+    k, b, dev = beam_size, src.size(0), src.device
+    limits = output_limits(src, max_len_a, max_len_b, max_positions)  # (B,)
+    steps = int(limits.max())
+    cache = model.init_cache(model.encode(src), steps)
+    cache.reorder(torch.arange(b, device=dev).repeat_interleave(k))  # (B*k) rows
+    scores = torch.full((b, k), float("-inf"), device=dev)
+    scores[:, 0] = 0.0  # all beams start identical: only one may expand at first
+    active = torch.arange(b, device=dev)  # sentence index of each group of k rows
+    history = torch.empty(b * k, 0, dtype=torch.long, device=dev)  # (N, t) tokens so far per row
+    last = torch.full((b * k,), BOS_ID, dtype=torch.long, device=dev)
+    n_done = torch.zeros(b, dtype=torch.long, device=dev)
+    finished: list[list[Hypothesis]] = [[] for _ in range(b)]
+    first_k = torch.arange(2 * k, device=dev) < k
+    for t in range(steps):
+        n = active.numel()
+        at_limit = limits[active] == t + 1  # (n,)
+        logp = _step_log_probs(model, last, cache, t, min_len, at_limit.repeat_interleave(k))  # (n*k, V)
+        vocab = logp.size(1)
+        cand = (scores.view(n * k, 1) + logp).view(n, k * vocab)
+        top_val, top_idx = cand.topk(2 * k, dim=1)  # (n, 2k)
+        top_beam, top_tok = top_idx // vocab, top_idx % vocab
+        rows = torch.arange(n, device=dev)[:, None] * k + top_beam  # (n, 2k) source row of each candidate
+        ends = (top_tok == EOS_ID) & first_k & torch.isfinite(top_val)  # </s> among the k best: finished
+        if bool(ends.any()):
+            for i, j in ends.nonzero().tolist():
+                toks = history[rows[i, j]].tolist()
+                norm = float(top_val[i, j]) / length_penalty(len(toks) + 1, alpha)
+                finished[int(active[i])].append(Hypothesis(toks, norm))
+            n_done.index_add_(0, active, ends.sum(dim=1))
+        cont_val, pick = top_val.masked_fill(top_tok == EOS_ID, float("-inf")).topk(k, dim=1)  # (n, k)
+        done = (n_done[active] >= k) | at_limit  # (n,)
+        keep = (~done).nonzero().squeeze(1)
+        if keep.numel() == 0:
+            break
+        sel_rows = rows.gather(1, pick)[keep].reshape(-1)  # (n'*k,)
+        last = top_tok.gather(1, pick)[keep].reshape(-1)
+        history = torch.cat([history.index_select(0, sel_rows), last[:, None]], dim=1)
+        cache.reorder(sel_rows)
+        scores, active = cont_val[keep], active[keep]
+    return [sorted(hyps, key=lambda h: -h.score)[:n_best] for hyps in finished]
+
+
+def _strip(row: list[int]) -> list[int]:
+    return row[: row.index(EOS_ID)] if EOS_ID in row else [tok for tok in row if tok != PAD_ID]
