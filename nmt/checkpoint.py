@@ -1,0 +1,165 @@
+"""Run directories and checkpoints: safetensors for tensors, JSON/YAML for the rest, every write atomic.
+
+A run directory holds ``config.yaml`` (the resolved config), the SentencePiece model(s), ``metrics.jsonl`` and
+``checkpoints/{last,best}/`` with ``model.safetensors``, ``optimizer.safetensors`` and ``state.json``.
+Nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, load_model, save_file, save_model
+from torch import nn
+
+from nmt.constants import (
+    CHECKPOINT_DIR,
+    CONFIG_FILE,
+    DEFAULT_RUNS_ROOT,
+    LATEST_POINTER,
+    MODEL_FILE,
+    OPTIMIZER_FILE,
+    STATE_FILE,
+)
+from nmt.errors import NmtError
+
+# ---------------------------------------------------------------- atomic writes
+
+
+def _atomic(path: Path, write: Any) -> None:
+    """Call ``write(tmp_path)``, fsync, then rename over ``path``: readers see the old or the new file, whole."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    _atomic(path, lambda tmp: tmp.write_bytes(data))
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    _atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+# ---------------------------------------------------------------- checkpoints
+
+
+def save_checkpoint(
+    folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer | None, state: dict[str, Any]
+) -> None:
+    """Write a complete checkpoint next to ``folder`` and swap it in, so a crash never leaves half of one."""
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    save_model(model, str(tmp / MODEL_FILE))
+    if optimizer is not None:
+        tensors, groups = _flatten_optimizer(optimizer)
+        tensors["rng.torch"] = torch.get_rng_state()
+        save_file(tensors, str(tmp / OPTIMIZER_FILE))
+        state = {**state, "param_groups": groups}
+    (tmp / STATE_FILE).write_text(json.dumps(state, indent=1), encoding="utf-8")
+    for name in (MODEL_FILE, OPTIMIZER_FILE, STATE_FILE):
+        if (tmp / name).exists():
+            with open(tmp / name, "rb") as handle:
+                os.fsync(handle.fileno())
+    old = folder.with_name(folder.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if folder.exists():
+        folder.rename(old)
+    tmp.rename(folder)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def load_weights(folder: Path, model: nn.Module) -> None:
+    """Load ``model.safetensors`` from a checkpoint folder into ``model`` (strict)."""
+    path = folder / MODEL_FILE
+    if not path.is_file():
+        raise NmtError(f"{path}: checkpoint weights missing; retrain with `nmt train` or pick another checkpoint")
+    try:
+        missing, unexpected = load_model(model, str(path), strict=False)
+    except (SafetensorError, OSError) as err:
+        raise NmtError(f"{path}: damaged weights file ({str(err).splitlines()[0]}); retrain or use another "
+                       "checkpoint") from None
+    except RuntimeError as err:  # shape mismatch: the file belongs to another config
+        detail = next((line.strip() for line in str(err).splitlines() if "size mismatch" in line), str(err))
+        raise NmtError(f"{path}: weights do not match the run's config ({detail[:160]})") from None
+    if missing or unexpected:
+        raise NmtError(f"{path}: weights do not match the run's config (missing {sorted(missing)[:3]}, "
+                       f"unexpected {sorted(unexpected)[:3]})")
+
+
+def load_training_state(folder: Path, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    """Restore optimizer and RNG state; return the JSON trainer state."""
+    state = json.loads((folder / STATE_FILE).read_text(encoding="utf-8"))
+    tensors = load_file(str(folder / OPTIMIZER_FILE))
+    torch.set_rng_state(tensors.pop("rng.torch"))
+    _restore_optimizer(optimizer, tensors, state.pop("param_groups"))
+    return state
+
+
+def _flatten_optimizer(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], list[dict]]:
+    sd = optimizer.state_dict()
+    tensors = {}
+    for idx, per_param in sd["state"].items():
+        for name, value in per_param.items():
+            tensors[f"state.{idx}.{name}"] = torch.as_tensor(value).detach().clone().contiguous()
+    groups = [{k: (list(v) if isinstance(v, tuple) else v) for k, v in g.items()} for g in sd["param_groups"]]
+    return tensors, groups
+
+
+def _restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], groups: list[dict]) -> None:
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        _, idx, name = key.split(".", 2)
+        state.setdefault(int(idx), {})[name] = value
+    for g in groups:
+        if "betas" in g:
+            g["betas"] = tuple(g["betas"])
+    optimizer.load_state_dict({"state": state, "param_groups": groups})
+
+
+# ---------------------------------------------------------------- run directories
+
+
+def checkpoint_dir(run_dir: Path, which: str) -> Path:
+    return run_dir / CHECKPOINT_DIR / which
+
+
+def has_checkpoint(run_dir: Path, which: str = "last") -> bool:
+    return (checkpoint_dir(run_dir, which) / MODEL_FILE).is_file()
+
+
+def mark_latest(run_dir: Path) -> None:
+    """Record ``run_dir`` as the newest run, for commands given no run."""
+    atomic_write_text(run_dir.parent / LATEST_POINTER, run_dir.name + "\n")
+
+
+def resolve_run(run: str | None, runs_root: str = DEFAULT_RUNS_ROOT) -> Path:
+    """A run directory from a path or a run name; by default the newest run under ``runs_root``."""
+    if run is not None:
+        for candidate in (Path(run), Path(runs_root) / run):
+            if (candidate / CONFIG_FILE).is_file():
+                return candidate
+        raise NmtError(f"{run}: not a run directory (no {CONFIG_FILE}); pass a folder made by `nmt train`")
+    pointer = Path(runs_root) / LATEST_POINTER
+    if pointer.is_file():
+        candidate = Path(runs_root) / pointer.read_text(encoding="utf-8").strip()
+        if (candidate / CONFIG_FILE).is_file():
+            return candidate
+    raise NmtError(f"no trained model found under {runs_root}/; train one with `nmt train` "
+                   "(or pass --run RUN_DIR)")

@@ -1,0 +1,151 @@
+"""The `nmt` command: each subcommand parses options and calls one library function."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Optional, TypeVar
+
+import typer
+
+from nmt.errors import NmtError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="nmt: train and use Transformer translation models.")
+T = TypeVar("T")
+
+Debug = Annotated[bool, typer.Option("--debug", help="Show a traceback on errors.")]
+Run = Annotated[Optional[str], typer.Option("--run", help="Run directory or name (default: the newest run).")]
+RunsRoot = Annotated[str, typer.Option("--runs-root", help="Folder holding run directories.")]
+Checkpoint = Annotated[str, typer.Option("--checkpoint", help="Which checkpoint: best or last.")]
+Beam = Annotated[Optional[int], typer.Option("--beam", "-b", help="Beam size (1: greedy; default: the run's).")]
+
+
+def _guard(debug: bool, fn: Callable[[], T]) -> T:
+    """Run ``fn``; user errors become one line on stderr and exit code 2."""
+    try:
+        return fn()
+    except NmtError as err:
+        if debug:
+            raise
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(err.exit_code) from None
+    except OSError as err:
+        if debug:
+            raise
+        where = f"{err.filename}: " if err.filename else ""
+        typer.echo(f"error: {where}{err.strerror or err}", err=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        raise typer.Exit(130) from None
+
+
+@app.command()
+def train(
+    config: Annotated[Optional[Path], typer.Argument(help="YAML config (default: configs/tatoeba-en-de.yaml).")] = None,
+    overrides: Annotated[Optional[list[str]], typer.Option("--set", help="Override: --set model.heads=8.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run from its last checkpoint.")] = False,
+    run_dir: Annotated[Optional[Path], typer.Option("--run-dir", help="Run directory (default: runs/<name>).")] = None,
+    debug: Debug = False,
+) -> None:
+    """Train SentencePiece and a Transformer from a YAML config."""
+    from nmt.train import train as train_run
+
+    _guard(debug, lambda: train_run(config, overrides or [], resume, run_dir))
+
+
+@app.command()
+def translate(
+    text: Annotated[Optional[list[str]], typer.Argument(help="Sentences to translate (else --input or stdin).")] = None,
+    input: Annotated[Optional[Path], typer.Option("--input", "-i", help="File with one sentence per line.")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
+    run: Run = None,
+    beam: Beam = None,
+    n_best: Annotated[int, typer.Option("--n-best", help="Print N hypotheses per line: 'i ||| text ||| score'.")] = 1,
+    checkpoint: Checkpoint = "best",
+    runs_root: RunsRoot = "runs",
+    device: Annotated[str, typer.Option("--device", help="cpu, cuda, cuda:1, ...")] = "cpu",
+    debug: Debug = False,
+) -> None:
+    """Translate sentences with a trained run: one output line per input line."""
+
+    def go() -> None:
+        from nmt.checkpoint import atomic_write_text
+        from nmt.translate import Translator, read_input
+
+        lines = list(text) if text else read_input(input)
+        translator = Translator.load(run, checkpoint, device, runs_root)
+        results = translator.translate(lines, beam, n_best)
+        if n_best > 1:
+            out = [f"{i} ||| {t} ||| {s:.4f}" for i, nb in enumerate(results) for t, s in nb]
+        else:
+            out = [nb[0][0] for nb in results]
+        payload = "".join(line + "\n" for line in out)
+        if output is not None:
+            atomic_write_text(output, payload)
+        else:
+            sys.stdout.write(payload)
+
+    _guard(debug, go)
+
+
+@app.command("eval")
+def evaluate(
+    run: Run = None,
+    hyp: Annotated[Optional[Path], typer.Option("--hyp", help="Score this file, no decoding.")] = None,
+    ref: Annotated[Optional[Path], typer.Option("--ref", help="Reference file for --hyp.")] = None,
+    beam: Beam = None,
+    checkpoint: Checkpoint = "best",
+    runs_root: RunsRoot = "runs",
+    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+    device: Annotated[str, typer.Option("--device")] = "cpu",
+    debug: Debug = False,
+) -> None:
+    """sacreBLEU BLEU, chrF and TER of a run on its test set(s), or of --hyp against --ref."""
+
+    def go() -> dict[str, Any]:
+        from nmt.evaluate import evaluate_run, score_files
+        from nmt.translate import Translator
+
+        if (hyp is None) != (ref is None):
+            raise NmtError("--hyp and --ref go together: give both, or neither to decode the run's test sets")
+        if hyp is not None and ref is not None:
+            return {str(hyp): score_files(hyp, ref)}
+        translator = Translator.load(run, checkpoint, device, runs_root)
+        return evaluate_run(translator, beam, hyp_dir=translator.run_dir / "eval")
+
+    results = _guard(debug, go)
+    if as_json:
+        typer.echo(json.dumps(results, indent=2))
+        return
+    for name, scores in results.items():
+        extra = f" ({scores['sentences']:,} sentences)" if "sentences" in scores else ""
+        typer.echo(f"{name}{extra}")
+        for metric in ("bleu", "chrf", "ter"):
+            typer.echo(f"  {scores[metric]['text']}")
+            typer.echo(f"    signature: {scores[metric]['signature']}")
+
+
+@app.command()
+def fetch(
+    corpus: Annotated[str, typer.Argument(help="tatoeba or multi30k.")],
+    src: Annotated[str, typer.Option("--src", help="Source language.")] = "en",
+    tgt: Annotated[str, typer.Option("--tgt", help="Target language.")] = "de",
+    root: Annotated[Optional[str], typer.Option("--root", help="Data root (default: $NMT_DATA or ./data).")] = None,
+    debug: Debug = False,
+) -> None:
+    """Find a named corpus locally or download it (pinned URL, SHA-256 checked)."""
+    from nmt.corpora import load_splits
+
+    splits = _guard(debug, lambda: load_splits(corpus, src, tgt, root))
+    sizes = {"train": splits.train, "valid": splits.valid, **splits.tests}
+    for name, data in sizes.items():
+        if data is not None:
+            typer.echo(f"{name}: {len(data):,} pairs from {data.origin}")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,54 @@
+"""Scoring with sacreBLEU: BLEU, chrF and TER, each with its signature."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sacrebleu.metrics import BLEU, CHRF, TER
+
+from nmt.checkpoint import atomic_write_text
+from nmt.corpora import load_splits
+from nmt.data import read_lines
+from nmt.errors import NmtError
+from nmt.translate import Translator
+
+
+def score(hyps: list[str], refs: list[str], tgt_lang: str | None = None) -> dict[str, dict[str, Any]]:
+    """Corpus BLEU, chrF and TER of ``hyps`` against one reference each."""
+    if len(hyps) != len(refs):
+        raise NmtError(f"{len(hyps)} hypotheses but {len(refs)} references; they must have one line each")
+    bleu = BLEU(trg_lang=tgt_lang or "")
+    out = {}
+    for name, metric in (("bleu", bleu), ("chrf", CHRF()), ("ter", TER())):
+        result = metric.corpus_score(hyps, [refs])
+        out[name] = {"score": round(result.score, 2), "signature": str(metric.get_signature()),
+                     "text": str(result)}
+    return out
+
+
+def score_files(hyp: Path, ref: Path) -> dict[str, dict[str, Any]]:
+    """Score a hypothesis file against a reference file (one sentence per line)."""
+    hyps, refs = read_lines(hyp), read_lines(ref)
+    if len(hyps) != len(refs):
+        raise NmtError(f"{hyp} has {len(hyps)} lines but {ref} has {len(refs)}; "
+                       "hypotheses and references need one line per sentence")
+    return score(hyps, refs)
+
+
+def evaluate_run(translator: Translator, beam_size: int | None = None,
+                 hyp_dir: Path | None = None) -> dict[str, dict[str, dict[str, Any]]]:
+    """Decode each of the run's test sets and score it; hypotheses are also written to ``hyp_dir`` if given."""
+    d = translator.cfg.data
+    splits = load_splits(d.corpus, d.src_lang, d.tgt_lang, d.root, None, None, d.test)
+    if not splits.tests:
+        raise NmtError(f"{translator.run_dir}: the run's config names no test set; set data.test or score "
+                       "files with --hyp and --ref")
+    results = {}
+    for name, data in splits.tests.items():
+        hyps = translator(data.src, beam_size)
+        if hyp_dir is not None:
+            atomic_write_text(hyp_dir / f"{name}.hyp.{d.tgt_lang}", "\n".join(hyps) + "\n")
+        results[name] = score(hyps, data.tgt, d.tgt_lang)
+        results[name]["sentences"] = len(hyps)  # type: ignore[assignment]
+    return results

@@ -1,0 +1,50 @@
+"""Live training display (rich): step, epoch, loss, learning rate, target tokens/s, ETA."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+
+class TrainProgress:
+    """A progress bar on a terminal; plain log lines elsewhere (CI, files)."""
+
+    def __init__(self, console: Console, total: int | None, start: int) -> None:
+        self.console = console
+        self.live = console.is_terminal
+        self.progress = Progress(
+            TextColumn("step"), MofNCompleteColumn(), BarColumn(),
+            TextColumn("epoch {task.fields[epoch]}  loss {task.fields[loss]}  lr {task.fields[lr]}  "
+                       "{task.fields[tps]} tok/s"),
+            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+            console=console, disable=not self.live,
+        )
+        self.task = self.progress.add_task("train", total=total, completed=start, epoch=0, loss="-", lr="-", tps="-")
+
+    def __enter__(self) -> TrainProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.stop()
+
+    def advance(self, step: int, epoch: int) -> None:
+        self.progress.update(self.task, completed=step, epoch=epoch)
+
+    def update(self, step: int, record: dict[str, Any]) -> None:
+        fields = {"epoch": record["epoch"], "loss": f"{record['loss']:.3f}", "lr": f"{record['lr']:.2e}",
+                  "tps": f"{record['tokens_per_s']:,.0f}"}
+        self.progress.update(self.task, completed=step, **fields)
+        if not self.live:
+            self.console.print(f"step {step}  epoch {fields['epoch']}  loss {fields['loss']}  lr {fields['lr']}  "
+                               f"{fields['tps']} tok/s")
+
+    def log_validation(self, record: dict[str, Any], improved: bool) -> None:
+        if "valid_bleu" not in record:
+            self.console.print(f"step {record['step']}: checkpoint saved (no validation data)")
+            return
+        mark = " (best)" if improved else ""
+        self.console.print(f"step {record['step']}: valid loss {record['valid_loss']:.3f}  "
+                           f"ppl {record['valid_ppl']:.2f}  BLEU {record['valid_bleu']:.2f}{mark}")

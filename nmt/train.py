@@ -1,0 +1,263 @@
+"""Training: data -> SentencePiece -> token-budget batches -> Transformer, with validation, checkpoints, resume."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import sacrebleu
+import torch
+import torch.nn.functional as F
+from rich.console import Console
+
+from nmt.checkpoint import (
+    checkpoint_dir,
+    has_checkpoint,
+    load_training_state,
+    load_weights,
+    mark_latest,
+    save_checkpoint,
+)
+from nmt.config import Config, TrainConfig, load_config, save_config
+from nmt.constants import CONFIG_FILE, METRICS_FILE, PAD_ID
+from nmt.corpora import load_splits
+from nmt.data import Batch, Parallel, clean_text, filter_lengths, iterate_batches, token_batches
+from nmt.errors import NmtError
+from nmt.model import Transformer
+from nmt.progress import TrainProgress
+from nmt.tokenizer import Tokenizer, train_tokenizer
+from nmt.translate import translate_lines
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    steps: int
+    best_bleu: float
+    stopped: str  # why training ended
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise NmtError(f"train.device: '{name}' requested but no CUDA device is available; use auto or cpu")
+    return torch.device(name)
+
+
+def inverse_sqrt_lr(step: int, cfg: TrainConfig) -> float:
+    """Linear warmup to ``lr`` over ``warmup_steps``, then lr * sqrt(warmup / step)."""
+    step = max(step, 1)
+    return cfg.lr * min(step / cfg.warmup_steps, math.sqrt(cfg.warmup_steps / step))
+
+
+def batch_loss(model: Transformer, batch: Batch, label_smoothing: float) -> torch.Tensor:
+    """Summed label-smoothed cross-entropy over real target tokens; logits are computed only there."""
+    hidden = model.decode(batch.tgt_in, model.encode(batch.src))  # (B, T, D)
+    real = batch.tgt_out != PAD_ID  # (B, T)
+    logits = model.output(hidden[real])  # (N_real, V): padding never reaches the output layer
+    return F.cross_entropy(logits.float(), batch.tgt_out[real], label_smoothing=label_smoothing, reduction="sum")
+
+
+class Trainer:
+    """Owns one run directory; ``fit`` trains until a limit, early stopping or the end of the data."""
+
+    def __init__(self, cfg: Config, run_dir: Path, console: Console | None = None) -> None:
+        self.cfg, self.run_dir = cfg, run_dir
+        self.console = console or Console(stderr=True)
+        self.device = pick_device(cfg.train.device)
+        if cfg.train.threads:
+            torch.set_num_threads(cfg.train.threads)
+        torch.manual_seed(cfg.train.seed)
+        random.seed(cfg.train.seed)
+        self._prepare_data()
+        self.model = Transformer(cfg.model, self.tok.src_vocab_size, self.tok.tgt_vocab_size).to(self.device)
+        t = cfg.train
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=t.lr, betas=tuple(t.betas), eps=1e-9,
+                                           weight_decay=t.weight_decay)
+        self.state = {"step": 0, "epoch": 0, "batch": 0, "best_bleu": -1.0, "bad_validations": 0, "elapsed": 0.0}
+
+    # ------------------------------------------------------------ data
+
+    def _prepare_data(self) -> None:
+        d = self.cfg.data
+        splits = load_splits(d.corpus, d.src_lang, d.tgt_lang, d.root, d.train, d.valid, d.test)
+        if splits.train is None:
+            raise NmtError("data.train: no training data; set data.corpus or data.train")
+        drops: Counter = Counter()
+        train = clean_text(splits.train, drops)
+        if not len(train):
+            raise NmtError(f"{splits.train.origin}: every training pair was filtered out ({dict(drops)})")
+        if Tokenizer.exists(self.run_dir):
+            self.tok = Tokenizer.load(self.run_dir)
+        else:
+            self.console.print(f"training SentencePiece ({self.cfg.tokenizer.type}) on {len(train):,} pairs")
+            self.tok = train_tokenizer(self.cfg.tokenizer, train.src, train.tgt, self.cfg.train.seed)
+            self.tok.save(self.run_dir)
+        src_ids, tgt_ids = self.tok.encode_src(train.src), self.tok.encode_tgt(train.tgt)
+        limit = min(d.max_tokens, self.cfg.model.max_positions)
+        keep = filter_lengths(src_ids, tgt_ids, limit, d.max_ratio, drops)
+        if not keep:
+            raise NmtError(f"{splits.train.origin}: every training pair was filtered out ({dict(drops)}); "
+                           "raise data.max_tokens or data.max_ratio")
+        self.src_ids = [src_ids[i] for i in keep]
+        self.tgt_ids = [tgt_ids[i] for i in keep]
+        self.drops = dict(drops)
+        self.valid = clean_text(splits.valid, Counter()) if splits.valid is not None else None
+        dropped = ", ".join(f"{v:,} {k}" for k, v in drops.items()) or "none"
+        self.console.print(f"train: {len(keep):,} pairs from {splits.train.origin} (dropped: {dropped}); "
+                           f"valid: {len(self.valid) if self.valid else 0:,} pairs; "
+                           f"vocabulary {self.tok.src_vocab_size:,}")
+
+    def _epoch_batches(self, epoch: int) -> list[list[int]]:
+        return token_batches([len(s) for s in self.src_ids], [len(t) for t in self.tgt_ids],
+                             self.cfg.train.batch_tokens, seed=self.cfg.train.seed * 100_003 + epoch)
+
+    # ------------------------------------------------------------ loop
+
+    def resume(self) -> None:
+        folder = checkpoint_dir(self.run_dir, "last")
+        load_weights(folder, self.model)
+        self.state.update(load_training_state(folder, self.optimizer))
+        self.console.print(f"resumed {self.run_dir} at step {self.state['step']}")
+
+    def fit(self) -> TrainResult:
+        t, s = self.cfg.train, self.state
+        started = time.monotonic() - s["elapsed"]
+        batches = self._epoch_batches(s["epoch"])
+        steps_per_epoch = max(1, len(batches) // t.accumulate)
+        total = t.max_steps or (t.max_epochs * steps_per_epoch) or None
+        stopped = ""
+        self.model.train()
+        with TrainProgress(self.console, total, s["step"]) as progress, \
+                (self.run_dir / METRICS_FILE).open("a", encoding="utf-8") as metrics:
+            window_tokens, window_start, loss_sum = 0, time.monotonic(), torch.zeros((), device=self.device)
+            while not stopped:
+                group, tokens = [], 0
+                for number, batch in iterate_batches(self.src_ids, self.tgt_ids, batches, s["batch"]):
+                    group.append(batch)
+                    tokens += batch.tgt_tokens
+                    s["batch"] = number + 1
+                    if len(group) == t.accumulate:
+                        break
+                if not group:  # epoch finished
+                    s["epoch"] += 1
+                    s["batch"] = 0
+                    if t.max_epochs and s["epoch"] >= t.max_epochs:
+                        stopped = f"reached train.max_epochs={t.max_epochs}"
+                        break
+                    batches = self._epoch_batches(s["epoch"])
+                    continue
+                loss_sum += self._step(group, tokens).detach()
+                s["step"] += 1
+                window_tokens += tokens
+                if s["step"] % t.log_every == 0:
+                    now = time.monotonic()
+                    record = {"step": s["step"], "epoch": s["epoch"], "loss": float(loss_sum) / window_tokens,
+                              "lr": self.optimizer.param_groups[0]["lr"],
+                              "tokens_per_s": window_tokens / max(now - window_start, 1e-9),
+                              "elapsed_s": now - started}
+                    metrics.write(json.dumps(record) + "\n")
+                    metrics.flush()
+                    progress.update(s["step"], record)
+                    window_tokens, window_start, loss_sum = 0, now, torch.zeros((), device=self.device)
+                else:
+                    progress.advance(s["step"], s["epoch"])
+                elapsed_min = (time.monotonic() - started) / 60
+                if t.max_steps and s["step"] >= t.max_steps:
+                    stopped = f"reached train.max_steps={t.max_steps}"
+                elif t.max_minutes and elapsed_min >= t.max_minutes:
+                    stopped = f"reached train.max_minutes={t.max_minutes}"
+                if s["step"] % t.valid_every == 0 or stopped:
+                    s["elapsed"] = time.monotonic() - started
+                    if self._validate(metrics, progress) and not stopped:
+                        stopped = f"no better validation BLEU in {t.patience} validations (train.patience)"
+            if s.get("validated_at") != s["step"]:  # ended at an epoch limit between validations
+                self._validate(metrics, progress)
+        self.console.print(f"stopped: {stopped}; best validation BLEU {s['best_bleu']:.2f}; run: {self.run_dir}")
+        return TrainResult(self.run_dir, s["step"], s["best_bleu"], stopped)
+
+    def _step(self, group: list[Batch], tokens: int) -> torch.Tensor:
+        t = self.cfg.train
+        lr = inverse_sqrt_lr(self.state["step"] + 1, t)
+        for g in self.optimizer.param_groups:
+            g["lr"] = lr
+        total = torch.zeros((), device=self.device)
+        for batch in group:
+            batch = batch.to(self.device)
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+                loss = batch_loss(self.model, batch, t.label_smoothing)
+            (loss / tokens).backward()
+            total += loss.detach()
+        if t.clip_norm > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), t.clip_norm)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return total
+
+    @torch.no_grad()
+    def _validate(self, metrics, progress) -> bool:  # noqa: ANN001
+        """Loss, perplexity and greedy BLEU on the validation set; saves checkpoints. True: stop early."""
+        s, t = self.state, self.cfg.train
+        s["validated_at"] = s["step"]
+        record: dict = {"step": s["step"], "epoch": s["epoch"]}
+        if self.valid is not None and len(self.valid):
+            record.update(self.validation_scores(self.valid, t.valid_bleu_sentences))
+        bleu = record.get("valid_bleu", -1.0)
+        improved = bleu > s["best_bleu"]
+        s["bad_validations"] = 0 if improved else s["bad_validations"] + 1
+        s["best_bleu"] = max(s["best_bleu"], bleu)
+        save_checkpoint(checkpoint_dir(self.run_dir, "last"), self.model, self.optimizer, s)
+        if improved or not has_checkpoint(self.run_dir, "best"):
+            save_checkpoint(checkpoint_dir(self.run_dir, "best"), self.model, None, s)
+        metrics.write(json.dumps(record) + "\n")
+        metrics.flush()
+        progress.log_validation(record, improved)
+        self.model.train()
+        return bool(t.patience) and s["bad_validations"] >= t.patience
+
+    def validation_scores(self, valid: Parallel, bleu_sentences: int) -> dict[str, float]:
+        self.model.eval()
+        src_ids, tgt_ids = self.tok.encode_src(valid.src), self.tok.encode_tgt(valid.tgt)
+        keep = [i for i, (a, b) in enumerate(zip(src_ids, tgt_ids))
+                if len(a) <= self.cfg.model.max_positions and len(b) < self.cfg.model.max_positions]
+        src_ids, tgt_ids = [src_ids[i] for i in keep], [tgt_ids[i] for i in keep]
+        loss, tokens = 0.0, 0
+        for _, batch in iterate_batches(src_ids, tgt_ids, token_batches(
+                [len(x) for x in src_ids], [len(x) for x in tgt_ids], self.cfg.train.batch_tokens)):
+            loss += float(batch_loss(self.model, batch.to(self.device), 0.0))
+            tokens += batch.tgt_tokens
+        n = len(valid) if not bleu_sentences else min(bleu_sentences, len(valid))
+        d = self.cfg.decode
+        hyps = translate_lines(self.model, self.tok, valid.src[:n], beam_size=1, alpha=d.length_penalty,
+                               max_len_a=d.max_len_a, max_len_b=d.max_len_b, batch_size=d.batch_size,
+                               device=self.device)
+        bleu = sacrebleu.corpus_bleu([h[0][0] for h in hyps], [valid.tgt[:n]]).score
+        return {"valid_loss": loss / max(tokens, 1), "valid_ppl": math.exp(min(loss / max(tokens, 1), 50.0)),
+                "valid_bleu": bleu}
+
+
+def train(config: str | Path | None = None, overrides: list[str] | None = None, resume: bool = False,
+          run_dir: str | Path | None = None, console: Console | None = None) -> TrainResult:
+    """Train from a config file (default: configs/tatoeba-en-de.yaml); ``resume`` continues a run directory."""
+    cfg = load_config(config, overrides)
+    folder = Path(run_dir) if run_dir else Path(cfg.runs_root) / cfg.name
+    if resume:
+        if not has_checkpoint(folder, "last"):
+            raise NmtError(f"{folder}: nothing to resume (no checkpoint); start it with `nmt train` without --resume")
+        cfg = load_config(folder / CONFIG_FILE, overrides)
+    elif has_checkpoint(folder, "last"):
+        raise NmtError(f"{folder}: a trained run is already there; continue it with --resume or choose another "
+                       "name with --set name=NEW_NAME")
+    folder.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, folder / CONFIG_FILE)
+    mark_latest(folder)
+    trainer = Trainer(cfg, folder, console)
+    if resume:
+        trainer.resume()
+    return trainer.fit()

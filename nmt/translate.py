@@ -1,0 +1,115 @@
+"""Translation: a run directory -> a model and tokenizer -> batched greedy or beam search -> text."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from nmt.checkpoint import checkpoint_dir, has_checkpoint, load_weights, resolve_run
+from nmt.config import Config, DecodeConfig, load_config
+from nmt.constants import CONFIG_FILE, DEFAULT_RUNS_ROOT, EOS_ID
+from nmt.data import pad
+from nmt.errors import NmtError
+from nmt.model import Transformer
+from nmt.search import beam_search, greedy_search
+from nmt.tokenizer import Tokenizer
+
+
+def translate_lines(
+    model: Transformer, tok: Tokenizer, lines: list[str], *, beam_size: int, alpha: float, max_len_a: float,
+    max_len_b: int, batch_size: int, device: torch.device, n_best: int = 1, min_len: int = 0,
+) -> list[list[tuple[str, float]]]:
+    """(text, score) n-best lists, in input order. Empty lines give an empty translation without decoding.
+    Sources longer than the model's positions are truncated, with a warning on stderr."""
+    was_training = model.training
+    model.eval()
+    results: list[list[tuple[str, float]]] = [[("", 0.0)] for _ in lines]
+    todo = [i for i, line in enumerate(lines) if line.strip()]
+    ids = tok.encode_src([lines[i] for i in todo])
+    limit = model.cfg.max_positions
+    for i, seq in zip(todo, ids):
+        if len(seq) > limit:
+            print(f"warning: input line {i + 1} has {len(seq)} subword tokens; truncated to model.max_positions="
+                  f"{limit}", file=sys.stderr)
+    ids = [seq[: limit - 1] + [EOS_ID] if len(seq) > limit else seq for seq in ids]
+    order = sorted(range(len(todo)), key=lambda j: len(ids[j]))  # similar lengths batch together
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        src = pad([ids[j] for j in chunk]).to(device)
+        if beam_size == 1:
+            hyps = [[h] for h in greedy_search(model, src, max_len_a, max_len_b, min_len, limit)]
+        else:
+            hyps = beam_search(model, src, beam_size, alpha, max_len_a, max_len_b, min_len, n_best, limit)
+        for j, nbest in zip(chunk, hyps):
+            texts = tok.decode_tgt([h.tokens for h in nbest])
+            results[todo[j]] = [(text, h.score) for text, h in zip(texts, nbest)]
+    model.train(was_training)
+    return results
+
+
+@dataclass
+class Translator:
+    """A trained run, ready to translate. ``Translator.load()`` takes the newest run."""
+
+    cfg: Config
+    model: Transformer
+    tok: Tokenizer
+    device: torch.device
+    run_dir: Path
+
+    @classmethod
+    def load(cls, run: str | Path | None = None, checkpoint: str = "best", device: str = "cpu",
+             runs_root: str = DEFAULT_RUNS_ROOT) -> Translator:
+        run_dir = resolve_run(str(run) if run is not None else None, runs_root)
+        if not has_checkpoint(run_dir, checkpoint):
+            raise NmtError(f"{run_dir}: no '{checkpoint}' checkpoint yet; train it with `nmt train` "
+                           "(checkpoints are written at each validation)")
+        cfg = load_config(run_dir / CONFIG_FILE)
+        tok = Tokenizer.load(run_dir)
+        model = Transformer(cfg.model, tok.src_vocab_size, tok.tgt_vocab_size)
+        load_weights(checkpoint_dir(run_dir, checkpoint), model)
+        dev = torch.device(device)
+        return cls(cfg, model.to(dev).eval(), tok, dev, run_dir)
+
+    def translate(self, lines: list[str], beam_size: int | None = None, n_best: int = 1,
+                  **decode: float) -> list[list[tuple[str, float]]]:
+        """Translate sentences; returns per line the n-best (text, score) list. ``decode`` overrides
+        DecodeConfig fields (length_penalty, max_len_a, max_len_b, batch_size)."""
+        d = DecodeConfig(**{**self.cfg.decode.__dict__, **decode})
+        k = beam_size or d.beam_size
+        if n_best > k:
+            raise NmtError(f"--n-best {n_best} exceeds the beam size {k}; raise --beam")
+        return translate_lines(self.model, self.tok, lines, beam_size=k, alpha=d.length_penalty,
+                               max_len_a=d.max_len_a, max_len_b=d.max_len_b, batch_size=d.batch_size,
+                               device=self.device, n_best=n_best)
+
+    def __call__(self, lines: list[str], beam_size: int | None = None) -> list[str]:
+        """The best translation of each line."""
+        return [nbest[0][0] for nbest in self.translate(lines, beam_size)]
+
+
+def read_input(path: Path | None) -> list[str]:
+    """Sentences from a file or (``None``) stdin, one per line, empty lines kept; errors name the line."""
+    if path is None:
+        if sys.stdin.isatty():
+            raise NmtError("nothing to translate: give sentences as arguments, --input FILE, or pipe text to stdin")
+        raw, name = sys.stdin.buffer.read(), "stdin"
+    else:
+        if not path.is_file():
+            raise NmtError(f"{path}: input file not found")
+        raw, name = path.read_bytes(), str(path)
+    lines = raw.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    out = []
+    for number, line in enumerate(lines, 1):
+        if b"\0" in line:
+            raise NmtError(f"{name}: line {number}: binary data (NUL byte); give UTF-8 text")
+        try:
+            out.append(line.decode("utf-8").rstrip("\r"))
+        except UnicodeDecodeError:
+            raise NmtError(f"{name}: line {number}: not UTF-8 text; convert it (e.g. with iconv)") from None
+    return out
