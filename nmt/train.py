@@ -114,7 +114,7 @@ class Trainer:
                            f"valid: {len(self.valid) if self.valid else 0:,} pairs; "
                            f"vocabulary {self.tok.src_vocab_size:,}")
 
-    def _epoch_batches(self, epoch: int) -> list[list[int]]:
+    def epoch_batches(self, epoch: int) -> list[list[int]]:
         return token_batches([len(s) for s in self.src_ids], [len(t) for t in self.tgt_ids],
                              self.cfg.train.batch_tokens, seed=self.cfg.train.seed * 100_003 + epoch)
 
@@ -129,7 +129,7 @@ class Trainer:
     def fit(self) -> TrainResult:
         t, s = self.cfg.train, self.state
         started = time.monotonic() - s["elapsed"]
-        batches = self._epoch_batches(s["epoch"])
+        batches = self.epoch_batches(s["epoch"])
         steps_per_epoch = max(1, len(batches) // t.accumulate)
         total = t.max_steps or (t.max_epochs * steps_per_epoch) or None
         stopped = ""
@@ -151,9 +151,9 @@ class Trainer:
                     if t.max_epochs and s["epoch"] >= t.max_epochs:
                         stopped = f"reached train.max_epochs={t.max_epochs}"
                         break
-                    batches = self._epoch_batches(s["epoch"])
+                    batches = self.epoch_batches(s["epoch"])
                     continue
-                loss_sum += self._step(group, tokens).detach()
+                loss_sum += self.train_step(group, tokens).detach()
                 s["step"] += 1
                 window_tokens += tokens
                 if s["step"] % t.log_every == 0:
@@ -182,7 +182,8 @@ class Trainer:
         self.console.print(f"stopped: {stopped}; best validation BLEU {s['best_bleu']:.2f}; run: {self.run_dir}")
         return TrainResult(self.run_dir, s["step"], s["best_bleu"], stopped)
 
-    def _step(self, group: list[Batch], tokens: int) -> torch.Tensor:
+    def train_step(self, group: list[Batch], tokens: int) -> torch.Tensor:
+        """One optimizer update over ``group`` (accumulated batches of ``tokens`` target tokens); summed loss."""
         t = self.cfg.train
         lr = inverse_sqrt_lr(self.state["step"] + 1, t)
         for g in self.optimizer.param_groups:

@@ -87,3 +87,18 @@ def test_collate_shifts_target():
     assert batch.tgt_out.tolist() == [[10, 11, EOS_ID], [12, EOS_ID, PAD_ID]]
     assert batch.src.tolist() == [[7, 8, EOS_ID], [9, EOS_ID, PAD_ID]]
     assert batch.tgt_tokens == 5
+
+
+def test_hub_dataset_in_translation_convention(monkeypatch):
+    import datasets
+
+    calls = []
+
+    def fake_load(name, config=None, split=None):
+        calls.append((name, config, split))
+        return datasets.Dataset.from_dict({"translation": [{"en": "a", "de": "b"}, {"en": "c", "de": "d"}]})
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load)
+    data = read_parallel("hub:wmt16/de-en", "en", "de", "validation")
+    assert (data.src, data.tgt) == (["a", "c"], ["b", "d"])
+    assert calls == [("wmt16", "de-en", "validation")]
