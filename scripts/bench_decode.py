@@ -8,12 +8,12 @@ Each setting is timed ``--repeats`` times over the whole test set; the median is
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
 
 import torch
+from benchlib import report
 
 from nmt.corpora import load_splits
 from nmt.translate import Translator
@@ -42,10 +42,7 @@ def main() -> None:
             times.append(time.perf_counter() - start)
         result["beams"][str(beam)] = {"sentences_per_s_median": round(len(sources) / statistics.median(times), 1),
                                       "seconds": [round(t, 2) for t in times]}
-    print(json.dumps(result, indent=2))
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    report(result, args.out)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ runs warm-up steps, then times windows of steps and reports the median.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import tempfile
@@ -17,6 +16,7 @@ import time
 from pathlib import Path
 
 import torch
+from benchlib import report
 from rich.console import Console
 
 from nmt.config import load_config
@@ -61,10 +61,7 @@ def main() -> None:
         "torch": torch.__version__, "threads": torch.get_num_threads(),
         "machine": platform.processor() or platform.machine(),
     }
-    print(json.dumps(result, indent=2))
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    report(result, args.out)
 
 
 if __name__ == "__main__":
