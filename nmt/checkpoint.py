@@ -7,6 +7,9 @@ Nothing is ever unpickled.
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -24,6 +27,8 @@ from nmt.constants import (
     CONFIG_FILE,
     DEFAULT_RUNS_ROOT,
     LATEST_POINTER,
+    LOCK_FILE,
+    MANIFEST_FILE,
     MODEL_FILE,
     OPTIMIZER_FILE,
     STATE_FILE,
@@ -62,21 +67,30 @@ def atomic_write_text(path: Path, text: str) -> None:
 def save_checkpoint(
     folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer | None, state: dict[str, Any]
 ) -> None:
-    """Write a complete checkpoint next to ``folder`` and swap it in, so a crash never leaves half of one."""
+    """Write a complete checkpoint next to ``folder`` and swap it in, so a crash never leaves half of one.
+    A failed write (disk full, say) removes the partial copy and keeps the previous checkpoint."""
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    save_model(model, str(tmp / MODEL_FILE))
-    if optimizer is not None:
-        tensors, groups = _flatten_optimizer(optimizer)
-        tensors["rng.torch"] = torch.get_rng_state()
-        save_file(tensors, str(tmp / OPTIMIZER_FILE))
-        state = {**state, "param_groups": groups}
-    (tmp / STATE_FILE).write_text(json.dumps(state, indent=1), encoding="utf-8")
-    for name in (MODEL_FILE, OPTIMIZER_FILE, STATE_FILE):
-        if (tmp / name).exists():
-            with open(tmp / name, "rb") as handle:
+    try:
+        tmp.mkdir(parents=True)
+        save_model(model, str(tmp / MODEL_FILE))
+        if optimizer is not None:
+            tensors, groups = _flatten_optimizer(optimizer)
+            tensors["rng.torch"] = torch.get_rng_state()
+            save_file(tensors, str(tmp / OPTIMIZER_FILE))
+            state = {**state, "param_groups": groups}
+        (tmp / STATE_FILE).write_text(json.dumps(state, indent=1), encoding="utf-8")
+        manifest = {}
+        for path in sorted(tmp.iterdir()):
+            with open(path, "rb") as handle:
                 os.fsync(handle.fileno())
+            manifest[path.name] = {"bytes": path.stat().st_size, "sha256": _sha256(path)}
+        (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    except OSError as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        kept = " ; the previous checkpoint is kept" if folder.exists() else ""
+        raise NmtError(f"{folder}: could not write the checkpoint ({err.strerror or err}){kept}; free space "
+                       "or choose another --run-dir, then continue with --resume") from None
     old = folder.with_name(folder.name + ".old")
     shutil.rmtree(old, ignore_errors=True)
     if folder.exists():
@@ -85,11 +99,39 @@ def save_checkpoint(
     shutil.rmtree(old, ignore_errors=True)
 
 
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_checkpoint(folder: Path) -> None:
+    """Check each file against the checkpoint's manifest (size and SHA-256); errors name the damaged file."""
+    manifest_path = folder / MANIFEST_FILE
+    if not manifest_path.is_file():
+        raise NmtError(f"{manifest_path}: missing; the checkpoint is incomplete — use the other checkpoint "
+                       "(--checkpoint last/best) or retrain")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        raise NmtError(f"{manifest_path}: damaged (not JSON); use the other checkpoint or retrain") from None
+    for name, expected in manifest.items():
+        path = folder / name
+        if not path.is_file():
+            raise NmtError(f"{path}: missing from the checkpoint; use the other checkpoint or retrain")
+        if path.stat().st_size != expected["bytes"] or _sha256(path) != expected["sha256"]:
+            raise NmtError(f"{path}: damaged (size or checksum differs from {MANIFEST_FILE}); use the other "
+                           "checkpoint or retrain")
+
+
 def load_weights(folder: Path, model: nn.Module) -> None:
-    """Load ``model.safetensors`` from a checkpoint folder into ``model`` (strict)."""
+    """Verify a checkpoint folder and load its ``model.safetensors`` into ``model`` (strict). Never unpickles."""
     path = folder / MODEL_FILE
     if not path.is_file():
         raise NmtError(f"{path}: checkpoint weights missing; retrain with `nmt train` or pick another checkpoint")
+    verify_checkpoint(folder)
     try:
         missing, unexpected = load_model(model, str(path), strict=False)
     except (SafetensorError, OSError) as err:
@@ -163,3 +205,46 @@ def resolve_run(run: str | None, runs_root: str = DEFAULT_RUNS_ROOT) -> Path:
             return candidate
     raise NmtError(f"no trained model found under {runs_root}/; train one with `nmt train` "
                    "(or pass --run RUN_DIR)")
+
+
+class RunLock:
+    """One writer per run directory: an exclusive ``flock`` on ``.lock``. The kernel drops the lock when its
+    process dies, so a lock file left by a dead process is stale and simply taken over."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / LOCK_FILE
+        self.fd: int | None = None
+
+    def __enter__(self) -> RunLock:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            owner = os.pread(fd, 64, 0).decode("utf-8", "replace").strip() or "another process"
+            os.close(fd)
+            if err.errno in (errno.EWOULDBLOCK, errno.EACCES):
+                raise NmtError(f"{self.path.parent}: already being trained by {owner}; wait for it to finish, "
+                               "stop it, or train into another --run-dir") from None
+            raise
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}\n".encode(), 0)
+        self.fd = fd
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+
+
+def check_writable(folder: Path) -> None:
+    """Fail at start, not after an hour of training, when the run directory cannot be written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-test.", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise NmtError(f"{folder}: cannot write the run directory ({err.strerror or err}); choose a writable "
+                       "--run-dir or runs_root") from None

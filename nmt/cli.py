@@ -54,7 +54,9 @@ def train(
     """Train SentencePiece and a Transformer from a YAML config."""
     from nmt.train import train as train_run
 
-    _guard(debug, lambda: train_run(config, overrides or [], resume, run_dir))
+    result = _guard(debug, lambda: train_run(config, overrides or [], resume, run_dir))
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
 
 
 @app.command()

@@ -109,18 +109,21 @@ class TrainConfig:
     max_steps: int = 0  # 0: no step limit
     max_epochs: int = 0  # 0: no epoch limit
     max_minutes: float = 0.0  # 0: no time limit
-    valid_every: int = 1000  # steps between validations (a validation also runs at the end)
+    valid_every: int = 1000  # steps between validations; each writes the `last` checkpoint
+    save_every: int = 0  # extra `last` checkpoints every this many steps (0: only at validations)
     valid_bleu_sentences: int = 1000  # decode at most this many validation sentences for BLEU (0: all)
     patience: int = 0  # stop after this many validations without a better BLEU (0: never)
     log_every: int = 50
+    max_nonfinite: int = 5  # stop after this many NaN/Inf losses in a row (each skips its update)
     seed: int = 1
     threads: int = 0  # torch CPU threads (0: torch's default)
     device: str = "auto"  # auto, cpu, cuda, cuda:1, ...
 
     def validate(self) -> None:
-        for key in ("batch_tokens", "accumulate", "warmup_steps", "valid_every", "log_every"):
+        for key in ("batch_tokens", "accumulate", "warmup_steps", "valid_every", "log_every", "max_nonfinite"):
             _check(getattr(self, key) > 0, f"train.{key}", "must be positive")
-        for key in ("max_steps", "max_epochs", "max_minutes", "patience", "threads", "valid_bleu_sentences"):
+        for key in ("max_steps", "max_epochs", "max_minutes", "patience", "threads", "valid_bleu_sentences",
+                    "save_every"):
             _check(getattr(self, key) >= 0, f"train.{key}", "must be zero or positive")
         _check(self.lr > 0, "train.lr", "must be positive")
         _check(0.0 <= self.label_smoothing < 1.0, "train.label_smoothing", "must be in [0, 1)")

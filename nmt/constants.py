@@ -15,6 +15,8 @@ CHECKPOINT_DIR = "checkpoints"
 MODEL_FILE = "model.safetensors"
 OPTIMIZER_FILE = "optimizer.safetensors"
 STATE_FILE = "state.json"
+MANIFEST_FILE = "manifest.json"  # size and SHA-256 of each file of a checkpoint
+LOCK_FILE = ".lock"  # one writer per run directory
 METRICS_FILE = "metrics.jsonl"
 LATEST_POINTER = "LATEST"  # in the runs root: name of the newest run
 

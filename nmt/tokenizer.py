@@ -64,16 +64,17 @@ class Tokenizer:
             atomic_write_bytes(run_dir / SPM_TGT, self.tgt.serialized_model_proto())
 
     @classmethod
-    def load(cls, run_dir: Path) -> Tokenizer:
-        joint = run_dir / SPM_JOINT
-        if joint.is_file():
-            sp = _load(joint)
+    def load(cls, run_dir: Path, joint: bool = True) -> Tokenizer:
+        """The run's model(s): ``spm.model`` when joint, else ``spm.src.model`` + ``spm.tgt.model``."""
+        if joint:
+            sp = _load(run_dir / SPM_JOINT)
             return cls(sp, sp)
         return cls(_load(run_dir / SPM_SRC), _load(run_dir / SPM_TGT))
 
     @staticmethod
-    def exists(run_dir: Path) -> bool:
-        return (run_dir / SPM_JOINT).is_file() or ((run_dir / SPM_SRC).is_file() and (run_dir / SPM_TGT).is_file())
+    def exists(run_dir: Path, joint: bool = True) -> bool:
+        names = (SPM_JOINT,) if joint else (SPM_SRC, SPM_TGT)
+        return all((run_dir / name).is_file() for name in names)
 
 
 def _load(path: Path) -> spm.SentencePieceProcessor:

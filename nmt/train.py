@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import math
 import random
+import signal
+import sys
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -16,6 +19,8 @@ import torch.nn.functional as F
 from rich.console import Console
 
 from nmt.checkpoint import (
+    RunLock,
+    check_writable,
     checkpoint_dir,
     has_checkpoint,
     load_training_state,
@@ -40,6 +45,33 @@ class TrainResult:
     steps: int
     best_bleu: float
     stopped: str  # why training ended
+    exit_code: int = 0  # 128 + signal number after a polite stop (SIGINT: 130, SIGTERM: 143)
+
+
+class StopSignals:
+    """SIGINT/SIGTERM ask training to stop after the current step (and write a checkpoint); a second
+    signal stops at once."""
+
+    def __init__(self) -> None:
+        self.received: signal.Signals | None = None
+        self._previous: dict[int, object] = {}
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.received is not None:
+            raise KeyboardInterrupt
+        self.received = signal.Signals(signum)
+        print(f"\n{self.received.name}: stopping after this step and saving a checkpoint "
+              "(send it again to stop at once)", file=sys.stderr)
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
 
 
 def pick_device(name: str) -> torch.device:
@@ -93,8 +125,8 @@ class Trainer:
         train = clean_text(splits.train, drops)
         if not len(train):
             raise NmtError(f"{splits.train.origin}: every training pair was filtered out ({dict(drops)})")
-        if Tokenizer.exists(self.run_dir):
-            self.tok = Tokenizer.load(self.run_dir)
+        if Tokenizer.exists(self.run_dir, self.cfg.tokenizer.joint):
+            self.tok = Tokenizer.load(self.run_dir, self.cfg.tokenizer.joint)
         else:
             self.console.print(f"training SentencePiece ({self.cfg.tokenizer.type}) on {len(train):,} pairs")
             self.tok = train_tokenizer(self.cfg.tokenizer, train.src, train.tgt, self.cfg.train.seed)
@@ -130,30 +162,36 @@ class Trainer:
         t, s = self.cfg.train, self.state
         started = time.monotonic() - s["elapsed"]
         batches = self.epoch_batches(s["epoch"])
-        steps_per_epoch = max(1, len(batches) // t.accumulate)
-        total = t.max_steps or (t.max_epochs * steps_per_epoch) or None
-        stopped = ""
+        total = t.max_steps or (t.max_epochs * max(1, len(batches) // t.accumulate)) or None
+        stopped, exit_code = "", 0
         self.model.train()
-        with TrainProgress(self.console, total, s["step"]) as progress, \
+        with TrainProgress(self.console, total, s["step"]) as progress, StopSignals() as signals, \
                 (self.run_dir / METRICS_FILE).open("a", encoding="utf-8") as metrics:
             window_tokens, window_start, loss_sum = 0, time.monotonic(), torch.zeros((), device=self.device)
             while not stopped:
-                group, tokens = [], 0
-                for number, batch in iterate_batches(self.src_ids, self.tgt_ids, batches, s["batch"]):
-                    group.append(batch)
-                    tokens += batch.tgt_tokens
-                    s["batch"] = number + 1
-                    if len(group) == t.accumulate:
-                        break
+                group, tokens = self._next_group(batches)
                 if not group:  # epoch finished
-                    s["epoch"] += 1
-                    s["batch"] = 0
+                    s["epoch"], s["batch"] = s["epoch"] + 1, 0
                     if t.max_epochs and s["epoch"] >= t.max_epochs:
                         stopped = f"reached train.max_epochs={t.max_epochs}"
                         break
                     batches = self.epoch_batches(s["epoch"])
                     continue
-                loss_sum += self.train_step(group, tokens).detach()
+                loss = self.train_step(group, tokens)
+                if loss is None:  # non-finite: the update was skipped
+                    s["nonfinite_steps"] = s.get("nonfinite_steps", 0) + 1
+                    s["nonfinite_in_row"] = s.get("nonfinite_in_row", 0) + 1
+                    metrics.write(json.dumps({"step": s["step"] + 1, "nonfinite_loss": True,
+                                              "skipped_total": s["nonfinite_steps"]}) + "\n")
+                    self.console.print(f"step {s['step'] + 1}: loss is NaN/Inf; update skipped "
+                                       f"({s['nonfinite_in_row']} in a row)")
+                    if s["nonfinite_in_row"] >= t.max_nonfinite:
+                        raise NmtError(f"{self.run_dir}: {s['nonfinite_in_row']} updates in a row had a NaN/Inf "
+                                       "loss (train.max_nonfinite); the last good checkpoint is kept — lower "
+                                       "train.lr or raise train.warmup_steps, then --resume")
+                    continue
+                s["nonfinite_in_row"] = 0
+                loss_sum += loss
                 s["step"] += 1
                 window_tokens += tokens
                 if s["step"] % t.log_every == 0:
@@ -168,22 +206,38 @@ class Trainer:
                     window_tokens, window_start, loss_sum = 0, now, torch.zeros((), device=self.device)
                 else:
                     progress.advance(s["step"], s["epoch"])
-                elapsed_min = (time.monotonic() - started) / 60
+                s["elapsed"] = time.monotonic() - started
                 if t.max_steps and s["step"] >= t.max_steps:
                     stopped = f"reached train.max_steps={t.max_steps}"
-                elif t.max_minutes and elapsed_min >= t.max_minutes:
+                elif t.max_minutes and s["elapsed"] >= 60 * t.max_minutes:
                     stopped = f"reached train.max_minutes={t.max_minutes}"
-                if s["step"] % t.valid_every == 0 or stopped:
-                    s["elapsed"] = time.monotonic() - started
+                if signals.received:
+                    stopped, exit_code = f"stopped by {signals.received.name}", 128 + signals.received.value
+                    self._save_last()
+                elif s["step"] % t.valid_every == 0 or stopped:
                     if self._validate(metrics, progress) and not stopped:
                         stopped = f"no better validation BLEU in {t.patience} validations (train.patience)"
-            if s.get("validated_at") != s["step"]:  # ended at an epoch limit between validations
+                elif t.save_every and s["step"] % t.save_every == 0:
+                    self._save_last()
+            if not exit_code and s.get("validated_at") != s["step"]:  # ended at an epoch limit
                 self._validate(metrics, progress)
         self.console.print(f"stopped: {stopped}; best validation BLEU {s['best_bleu']:.2f}; run: {self.run_dir}")
-        return TrainResult(self.run_dir, s["step"], s["best_bleu"], stopped)
+        return TrainResult(self.run_dir, s["step"], s["best_bleu"], stopped, exit_code)
 
-    def train_step(self, group: list[Batch], tokens: int) -> torch.Tensor:
-        """One optimizer update over ``group`` (accumulated batches of ``tokens`` target tokens); summed loss."""
+    def _next_group(self, batches: list[list[int]]) -> tuple[list[Batch], int]:
+        """The next ``accumulate`` batches of this epoch (fewer at its end) and their target tokens."""
+        group, tokens = [], 0
+        for number, batch in iterate_batches(self.src_ids, self.tgt_ids, batches, self.state["batch"]):
+            group.append(batch)
+            tokens += batch.tgt_tokens
+            self.state["batch"] = number + 1
+            if len(group) == self.cfg.train.accumulate:
+                break
+        return group, tokens
+
+    def train_step(self, group: list[Batch], tokens: int) -> torch.Tensor | None:
+        """One optimizer update over ``group`` (accumulated batches of ``tokens`` target tokens).
+        Returns the summed loss, or None when it was NaN/Inf (then no update is made)."""
         t = self.cfg.train
         lr = inverse_sqrt_lr(self.state["step"] + 1, t)
         for g in self.optimizer.param_groups:
@@ -195,11 +249,17 @@ class Trainer:
                 loss = batch_loss(self.model, batch, t.label_smoothing)
             (loss / tokens).backward()
             total += loss.detach()
+        if not bool(torch.isfinite(total)):
+            self.optimizer.zero_grad(set_to_none=True)
+            return None
         if t.clip_norm > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), t.clip_norm)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         return total
+
+    def _save_last(self) -> None:
+        save_checkpoint(checkpoint_dir(self.run_dir, "last"), self.model, self.optimizer, self.state)
 
     @torch.no_grad()
     def _validate(self, metrics, progress) -> bool:  # noqa: ANN001
@@ -213,7 +273,7 @@ class Trainer:
         improved = bleu > s["best_bleu"]
         s["bad_validations"] = 0 if improved else s["bad_validations"] + 1
         s["best_bleu"] = max(s["best_bleu"], bleu)
-        save_checkpoint(checkpoint_dir(self.run_dir, "last"), self.model, self.optimizer, s)
+        self._save_last()
         if improved or not has_checkpoint(self.run_dir, "best"):
             save_checkpoint(checkpoint_dir(self.run_dir, "best"), self.model, None, s)
         metrics.write(json.dumps(record) + "\n")
@@ -255,10 +315,11 @@ def train(config: str | Path | None = None, overrides: list[str] | None = None, 
     elif has_checkpoint(folder, "last"):
         raise NmtError(f"{folder}: a trained run is already there; continue it with --resume or choose another "
                        "name with --set name=NEW_NAME")
-    folder.mkdir(parents=True, exist_ok=True)
-    save_config(cfg, folder / CONFIG_FILE)
-    mark_latest(folder)
-    trainer = Trainer(cfg, folder, console)
-    if resume:
-        trainer.resume()
-    return trainer.fit()
+    check_writable(folder)
+    with RunLock(folder):
+        save_config(cfg, folder / CONFIG_FILE)
+        mark_latest(folder)
+        trainer = Trainer(cfg, folder, console)
+        if resume:
+            trainer.resume()
+        return trainer.fit()

