@@ -70,6 +70,16 @@ def translate(
     checkpoint: Checkpoint = "best",
     runs_root: RunsRoot = "runs",
     device: Annotated[str, typer.Option("--device", help="cpu, cuda, cuda:1, ...")] = "cpu",
+    attention: Annotated[Optional[Path], typer.Option(
+        "--attention", help="Write an attention heatmap PNG (one per line: NAME-2.png, ... for more lines).")] = None,
+    attention_kind: Annotated[str, typer.Option(
+        "--attention-kind", help="self (encoder), masked (decoder self) or cross.")] = "cross",
+    layer: Annotated[int, typer.Option("--layer", help="Layer to show, 1-based; -1: the last.")] = -1,
+    head: Annotated[Optional[int], typer.Option("--head", help="One head (0-based); default: mean of all.")] = None,
+    all_heads: Annotated[bool, typer.Option("--all-heads", help="A grid of every layer x head.")] = False,
+    show_attention: Annotated[bool, typer.Option(
+        "--show-attention", help="Draw the attention matrix in the terminal (stderr).")] = False,
+    align: Annotated[bool, typer.Option("--align", help="Append ' ||| i-j ...' word alignments (Pharaoh).")] = False,
     debug: Debug = False,
 ) -> None:
     """Translate sentences with a trained run: one output line per input line."""
@@ -80,11 +90,16 @@ def translate(
 
         lines = list(text) if text else read_input(input)
         translator = Translator.load(run, checkpoint, device, runs_root)
-        results = translator.translate(lines, beam, n_best)
-        if n_best > 1:
-            out = [f"{i} ||| {t} ||| {s:.4f}" for i, nb in enumerate(results) for t, s in nb]
+        if attention or show_attention or align:
+            from nmt.plots import translate_with_attention
+
+            out = translate_with_attention(translator, lines, beam, attention_kind, layer, head, attention,
+                                           all_heads, show_attention, align)
+        elif n_best > 1:
+            out = [f"{i} ||| {t} ||| {s:.4f}" for i, nb in enumerate(translator.translate(lines, beam, n_best))
+                   for t, s in nb]
         else:
-            out = [nb[0][0] for nb in results]
+            out = [nb[0][0] for nb in translator.translate(lines, beam)]
         payload = "".join(line + "\n" for line in out)
         if output is not None:
             atomic_write_text(output, payload)
@@ -92,6 +107,19 @@ def translate(
             sys.stdout.write(payload)
 
     _guard(debug, go)
+
+
+@app.command()
+def plot(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory made by `nmt train`.")],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="PNG (default: RUN/training.png).")] = None,
+    debug: Debug = False,
+) -> None:
+    """Draw training curves (loss, validation BLEU, learning rate) from the run's metrics.jsonl."""
+    from nmt.plots import plot_training
+
+    path = _guard(debug, lambda: plot_training(run_dir, output))
+    typer.echo(str(path))
 
 
 @app.command("eval")

@@ -114,6 +114,7 @@ class TrainConfig:
     valid_bleu_sentences: int = 1000  # decode at most this many validation sentences for BLEU (0: all)
     patience: int = 0  # stop after this many validations without a better BLEU (0: never)
     log_every: int = 50
+    tensorboard: bool = False  # also log metrics to RUN/tensorboard (needs the tensorboard package)
     max_nonfinite: int = 5  # stop after this many NaN/Inf losses in a row (each skips its update)
     seed: int = 1
     threads: int = 0  # torch CPU threads (0: torch's default)

@@ -1,11 +1,48 @@
-"""Live training display (rich): step, epoch, loss, learning rate, target tokens/s, ETA."""
+"""Live training display (rich): step, epoch, loss, learning rate, target tokens/s, ETA; and the metrics log."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from nmt.errors import NmtError
+
+
+class MetricsLog:
+    """Appends one JSON object per record to ``metrics.jsonl``; with ``tensorboard`` set, also writes every
+    numeric field as a TensorBoard scalar at the record's step."""
+
+    def __init__(self, path: Path, tensorboard: Path | None = None) -> None:
+        self.handle = path.open("a", encoding="utf-8")
+        self.board = None
+        if tensorboard is not None:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:
+                self.handle.close()
+                raise NmtError("train.tensorboard: true needs the tensorboard package; "
+                               "pip install tensorboard (or set train.tensorboard: false)") from None
+            self.board = SummaryWriter(str(tensorboard))
+
+    def write(self, record: dict[str, Any]) -> None:
+        self.handle.write(json.dumps(record) + "\n")
+        self.handle.flush()
+        if self.board is not None:
+            for key, value in record.items():
+                if key not in ("step", "epoch") and isinstance(value, (int, float)) and not isinstance(value, bool):
+                    self.board.add_scalar(key, value, record["step"])
+
+    def __enter__(self) -> MetricsLog:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.handle.close()
+        if self.board is not None:
+            self.board.close()
 
 
 class TrainProgress:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import signal
@@ -34,7 +33,7 @@ from nmt.corpora import load_splits
 from nmt.data import Batch, Parallel, clean_text, filter_lengths, iterate_batches, token_batches
 from nmt.errors import NmtError
 from nmt.model import Transformer
-from nmt.progress import TrainProgress
+from nmt.progress import MetricsLog, TrainProgress
 from nmt.tokenizer import Tokenizer, train_tokenizer
 from nmt.translate import translate_lines
 
@@ -166,7 +165,8 @@ class Trainer:
         stopped, exit_code = "", 0
         self.model.train()
         with TrainProgress(self.console, total, s["step"]) as progress, StopSignals() as signals, \
-                (self.run_dir / METRICS_FILE).open("a", encoding="utf-8") as metrics:
+                MetricsLog(self.run_dir / METRICS_FILE, self.run_dir / "tensorboard" if t.tensorboard else None) \
+                as metrics:
             window_tokens, window_start, loss_sum = 0, time.monotonic(), torch.zeros((), device=self.device)
             while not stopped:
                 group, tokens = self._next_group(batches)
@@ -181,8 +181,8 @@ class Trainer:
                 if loss is None:  # non-finite: the update was skipped
                     s["nonfinite_steps"] = s.get("nonfinite_steps", 0) + 1
                     s["nonfinite_in_row"] = s.get("nonfinite_in_row", 0) + 1
-                    metrics.write(json.dumps({"step": s["step"] + 1, "nonfinite_loss": True,
-                                              "skipped_total": s["nonfinite_steps"]}) + "\n")
+                    metrics.write({"step": s["step"] + 1, "nonfinite_loss": True,
+                                   "skipped_total": s["nonfinite_steps"]})
                     self.console.print(f"step {s['step'] + 1}: loss is NaN/Inf; update skipped "
                                        f"({s['nonfinite_in_row']} in a row)")
                     if s["nonfinite_in_row"] >= t.max_nonfinite:
@@ -200,8 +200,7 @@ class Trainer:
                               "lr": self.optimizer.param_groups[0]["lr"],
                               "tokens_per_s": window_tokens / max(now - window_start, 1e-9),
                               "elapsed_s": now - started}
-                    metrics.write(json.dumps(record) + "\n")
-                    metrics.flush()
+                    metrics.write(record)
                     progress.update(s["step"], record)
                     window_tokens, window_start, loss_sum = 0, now, torch.zeros((), device=self.device)
                 else:
@@ -262,7 +261,7 @@ class Trainer:
         save_checkpoint(checkpoint_dir(self.run_dir, "last"), self.model, self.optimizer, self.state)
 
     @torch.no_grad()
-    def _validate(self, metrics, progress) -> bool:  # noqa: ANN001
+    def _validate(self, metrics: MetricsLog, progress: TrainProgress) -> bool:
         """Loss, perplexity and greedy BLEU on the validation set; saves checkpoints. True: stop early."""
         s, t = self.state, self.cfg.train
         s["validated_at"] = s["step"]
@@ -276,8 +275,7 @@ class Trainer:
         self._save_last()
         if improved or not has_checkpoint(self.run_dir, "best"):
             save_checkpoint(checkpoint_dir(self.run_dir, "best"), self.model, None, s)
-        metrics.write(json.dumps(record) + "\n")
-        metrics.flush()
+        metrics.write(record)
         progress.log_validation(record, improved)
         self.model.train()
         return bool(t.patience) and s["bad_validations"] >= t.patience

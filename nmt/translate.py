@@ -5,49 +5,74 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
+from nmt.attention_maps import ALIGN_LAYER, AttentionMaps, explain_ids, pharaoh, word_alignment
 from nmt.checkpoint import checkpoint_dir, has_checkpoint, load_weights, resolve_run
 from nmt.config import Config, DecodeConfig, load_config
 from nmt.constants import CONFIG_FILE, DEFAULT_RUNS_ROOT, EOS_ID
 from nmt.data import pad
 from nmt.errors import NmtError
 from nmt.model import Transformer
-from nmt.search import beam_search, greedy_search
+from nmt.search import Hypothesis, beam_search, greedy_search
 from nmt.tokenizer import Tokenizer
 
 
-def translate_lines(
+def search_lines(
     model: Transformer, tok: Tokenizer, lines: list[str], *, beam_size: int, alpha: float, max_len_a: float,
     max_len_b: int, batch_size: int, device: torch.device, n_best: int = 1, min_len: int = 0,
-) -> list[list[tuple[str, float]]]:
-    """(text, score) n-best lists, in input order. Empty lines give an empty translation without decoding.
+) -> tuple[list[list[int]], list[list[Hypothesis]]]:
+    """(source ids, n-best hypotheses) per line, in input order; an empty line gets no ids and no hypotheses.
     Sources longer than the model's positions are truncated, with a warning on stderr."""
     was_training = model.training
     model.eval()
-    results: list[list[tuple[str, float]]] = [[("", 0.0)] for _ in lines]
-    todo = [i for i, line in enumerate(lines) if line.strip()]
-    ids = tok.encode_src([lines[i] for i in todo])
     limit = model.cfg.max_positions
-    for i, seq in zip(todo, ids):
+    todo = [i for i, line in enumerate(lines) if line.strip()]
+    src_ids: list[list[int]] = [[] for _ in lines]
+    for i, seq in zip(todo, tok.encode_src([lines[i] for i in todo])):
         if len(seq) > limit:
             print(f"warning: input line {i + 1} has {len(seq)} subword tokens; truncated to model.max_positions="
                   f"{limit}", file=sys.stderr)
-    ids = [seq[: limit - 1] + [EOS_ID] if len(seq) > limit else seq for seq in ids]
-    order = sorted(range(len(todo)), key=lambda j: len(ids[j]))  # similar lengths batch together
+            seq = seq[: limit - 1] + [EOS_ID]
+        src_ids[i] = seq
+    hyps: list[list[Hypothesis]] = [[] for _ in lines]
+    order = sorted(todo, key=lambda i: len(src_ids[i]))  # similar lengths batch together
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
-        src = pad([ids[j] for j in chunk]).to(device)
+        src = pad([src_ids[i] for i in chunk]).to(device)
         if beam_size == 1:
-            hyps = [[h] for h in greedy_search(model, src, max_len_a, max_len_b, min_len, limit)]
+            found = [[h] for h in greedy_search(model, src, max_len_a, max_len_b, min_len, limit)]
         else:
-            hyps = beam_search(model, src, beam_size, alpha, max_len_a, max_len_b, min_len, n_best, limit)
-        for j, nbest in zip(chunk, hyps):
-            texts = tok.decode_tgt([h.tokens for h in nbest])
-            results[todo[j]] = [(text, h.score) for text, h in zip(texts, nbest)]
+            found = beam_search(model, src, beam_size, alpha, max_len_a, max_len_b, min_len, n_best, limit)
+        for i, nbest in zip(chunk, found):
+            hyps[i] = nbest
     model.train(was_training)
-    return results
+    return src_ids, hyps
+
+
+def translate_lines(
+    model: Transformer, tok: Tokenizer, lines: list[str], **search: Any
+) -> list[list[tuple[str, float]]]:
+    """(text, score) n-best lists, in input order; an empty line gives [("", 0.0)]. Options as :func:`search_lines`."""
+    _, hyps = search_lines(model, tok, lines, **search)
+    return [[(text, h.score) for text, h in zip(tok.decode_tgt([h.tokens for h in nbest]), nbest)] if nbest
+            else [("", 0.0)] for nbest in hyps]
+
+
+@dataclass
+class Explanation:
+    """One translation with its attention weights and word alignment."""
+
+    source: str
+    translation: str
+    maps: AttentionMaps | None  # None for an empty line
+    alignment: list[tuple[int, int]]  # (source word, target word), 0-based
+
+    @property
+    def pharaoh(self) -> str:
+        return pharaoh(self.alignment)
 
 
 @dataclass
@@ -85,6 +110,26 @@ class Translator:
         return translate_lines(self.model, self.tok, lines, beam_size=k, alpha=d.length_penalty,
                                max_len_a=d.max_len_a, max_len_b=d.max_len_b, batch_size=d.batch_size,
                                device=self.device, n_best=n_best)
+
+    def explain(self, lines: list[str], beam_size: int | None = None, layer: int = ALIGN_LAYER,
+                head: int | None = None) -> list[Explanation]:
+        """Best translation of each line with all attention weights (encoder self, decoder masked self, cross)
+        and a word alignment from the cross-attention of ``layer`` (mean over heads unless ``head``)."""
+        d = self.cfg.decode
+        src_ids, hyps = search_lines(self.model, self.tok, lines, beam_size=beam_size or d.beam_size,
+                                     alpha=d.length_penalty, max_len_a=d.max_len_a, max_len_b=d.max_len_b,
+                                     batch_size=d.batch_size, device=self.device)
+        out = []
+        for line, ids, nbest in zip(lines, src_ids, hyps):
+            if not nbest:
+                out.append(Explanation(line, "", None, []))
+                continue
+            best = nbest[0].tokens
+            src_tokens = [self.tok.src.id_to_piece(i) for i in ids[:-1]] + ["</s>"]
+            maps = explain_ids(self.model, ids, best, src_tokens, self.tok.tgt_pieces(best))
+            alignment = word_alignment(maps.matrix("cross", layer, head), maps.src_tokens, maps.tgt_tokens)
+            out.append(Explanation(line, self.tok.decode_tgt([best])[0], maps, alignment))
+        return out
 
     def __call__(self, lines: list[str], beam_size: int | None = None) -> list[str]:
         """The best translation of each line."""

@@ -53,3 +53,11 @@ def write_synthetic_corpus(folder: Path, n: int = 300, seed: int = 0) -> str:
     return (f"name: synth\npreset: tiny\ntokenizer:\n  vocab_size: 100\n"
             f"data:\n  corpus: null\n  train: {folder}/train\n  valid: {folder}/valid\n"
             f"  test:\n    valid: {folder}/valid\n")
+
+
+@pytest.fixture(scope="session")
+def reverse_model():
+    """(model, held-out exact match, steps) of a tiny Transformer trained on the reverse task, once per session."""
+    from tests.test_learning import train_reverse_model
+
+    return train_reverse_model()

@@ -27,7 +27,8 @@ def _exact_match(model: Transformer, seqs: list[list[int]], beam: int = 1) -> fl
     return sum(out == s[::-1] for out, s in zip(outputs, seqs)) / len(seqs)
 
 
-def test_tiny_model_learns_to_reverse():
+def train_reverse_model() -> tuple[Transformer, float, int]:
+    """Train until 95% exact match on held-out sequences (checked every 100 steps, at most 600)."""
     torch.manual_seed(0)
     rng = random.Random(0)
     cfg = ModelConfig(d_model=64, heads=4, ffn_dim=128, encoder_layers=2, decoder_layers=2, dropout=0.0,
@@ -36,7 +37,7 @@ def test_tiny_model_learns_to_reverse():
     train_cfg = TrainConfig(lr=3e-3, warmup_steps=100)
     opt = torch.optim.AdamW(model.parameters(), lr=train_cfg.lr, betas=(0.9, 0.98), eps=1e-9)
     held_out = _sample(random.Random(123), 200)
-    accuracy = 0.0
+    accuracy, step = 0.0, 0
     for step in range(1, 601):
         seqs = _sample(rng, 64)
         batch = collate([s + [EOS_ID] for s in seqs], [s[::-1] for s in seqs])
@@ -52,6 +53,10 @@ def test_tiny_model_learns_to_reverse():
             model.train()
             if accuracy >= 0.95:
                 break
+    return model.eval(), accuracy, step
+
+
+def test_tiny_model_learns_to_reverse(reverse_model):
+    model, accuracy, step = reverse_model
     assert accuracy >= 0.95, f"reverse task: {accuracy:.0%} exact match after {step} steps"
-    model.eval()
-    assert _exact_match(model, held_out, beam=4) >= 0.95
+    assert _exact_match(model, _sample(random.Random(123), 200), beam=4) >= 0.95

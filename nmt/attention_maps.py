@@ -1,0 +1,146 @@
+"""Attention weights of a translation, and word alignments read from them.
+
+The weights come from the model's readable attention path (:func:`nmt.attention.attention_reference`), switched
+on for one teacher-forced pass over the source and the chosen output: the fast SDPA path returns no weights.
+Rows of decoder maps are output positions (the token being predicted, ``</s>`` last); columns of cross-attention
+are source positions (``</s>`` last).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from nmt.attention import _MultiHead
+from nmt.constants import BOS_ID
+from nmt.model import Transformer
+
+Kind = Literal["self", "masked", "cross"]
+KIND_HELP = {"self": "encoder self-attention (source x source)",
+             "masked": "decoder masked self-attention (target x target)",
+             "cross": "cross-attention (target x source)"}
+ALIGN_LAYER = -1  # alignments and pictures default to the last decoder layer, mean over its heads
+
+
+@dataclass
+class AttentionMaps:
+    """All attention weights of one sentence pair: (layers, heads, rows, columns) per kind."""
+
+    src_tokens: list[str]  # source pieces, </s> last
+    tgt_tokens: list[str]  # output pieces, </s> last
+    encoder: Tensor  # (L_enc, H, S, S)
+    masked: Tensor  # (L_dec, H, T, T), zero above the diagonal
+    cross: Tensor  # (L_dec, H, T, S)
+
+    def of(self, kind: Kind) -> Tensor:
+        return {"self": self.encoder, "masked": self.masked, "cross": self.cross}[kind]
+
+    def labels(self, kind: Kind) -> tuple[list[str], list[str]]:
+        """(row labels, column labels)."""
+        if kind == "self":
+            return self.src_tokens, self.src_tokens
+        if kind == "masked":
+            return self.tgt_tokens, self.tgt_tokens
+        return self.tgt_tokens, self.src_tokens
+
+    def matrix(self, kind: Kind, layer: int = -1, head: int | None = None) -> Tensor:
+        """One (rows, columns) matrix: a layer's head, or the mean over its heads when ``head`` is None."""
+        weights = self.of(kind)
+        if not -weights.size(0) <= layer < weights.size(0):
+            raise IndexError(f"layer {layer} out of range: the model has {weights.size(0)} layers")
+        per_layer = weights[layer]  # (H, rows, cols)
+        if head is None:
+            return per_layer.mean(dim=0)
+        if not 0 <= head < per_layer.size(0):
+            raise IndexError(f"head {head} out of range: the model has {per_layer.size(0)} heads")
+        return per_layer[head]
+
+
+@contextmanager
+def keep_attention_weights(model: Transformer) -> Iterator[list[_MultiHead]]:
+    """Route every attention module through the readable path that keeps its weights."""
+    modules = [m for m in model.modules() if isinstance(m, _MultiHead)]
+    for m in modules:
+        m.keep_weights = True
+    try:
+        yield modules
+    finally:
+        for m in modules:
+            m.keep_weights, m.weights = False, None
+
+
+@torch.no_grad()
+def attention_weights(model: Transformer, src_ids: list[int], out_ids: list[int]) -> tuple[Tensor, Tensor, Tensor]:
+    """(encoder, masked, cross) weights for source ``src_ids`` (ending with </s>) and output ``out_ids``
+    (without <s>/</s>), from one teacher-forced pass. Shapes: (L, H, S, S), (L, H, T, T), (L, H, T, S)."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    src = torch.tensor([src_ids], device=device)
+    tgt_in = torch.tensor([[BOS_ID, *out_ids]], device=device)  # predicts out_ids + </s>
+    with keep_attention_weights(model):
+        model(src, tgt_in)
+        encoder = torch.stack([layer.self_attn.weights[0] for layer in model.encoder])
+        masked = torch.stack([layer.self_attn.weights[0] for layer in model.decoder])
+        cross = torch.stack([layer.cross_attn.weights[0] for layer in model.decoder])
+    model.train(was_training)
+    return encoder.cpu(), masked.cpu(), cross.cpu()
+
+
+def token_alignment(cross: Tensor) -> list[tuple[int, int]]:
+    """(source, target) position pairs: each output token to the source token it attends to most.
+    ``cross``: (T, S) including </s> on both sides, which are left out."""
+    best = cross[:-1, :-1].argmax(dim=1)  # (T-1,)
+    return [(int(s), t) for t, s in enumerate(best.tolist())]
+
+
+def word_ids(pieces: list[str]) -> list[int | None]:
+    """Word index of each SentencePiece piece (a new word starts at '▁'); None for </s>."""
+    out: list[int | None] = []
+    word = -1
+    for i, piece in enumerate(pieces):
+        if piece == "</s>":
+            out.append(None)
+            continue
+        if piece.startswith("\u2581") or i == 0:
+            word += 1
+        out.append(max(word, 0))
+    return out
+
+
+def word_alignment(cross: Tensor, src_pieces: list[str], tgt_pieces: list[str]) -> list[tuple[int, int]]:
+    """Pharaoh (source word, target word) pairs: subword pieces merged into words, each target word linked to the
+    source word with the most attention (summed over its pieces, averaged over the target word's pieces)."""
+    src_w, tgt_w = word_ids(src_pieces), word_ids(tgt_pieces)
+    n_src = max((w for w in src_w if w is not None), default=-1) + 1
+    n_tgt = max((w for w in tgt_w if w is not None), default=-1) + 1
+    if not n_src or not n_tgt:
+        return []
+    scores = torch.zeros(n_tgt, n_src)
+    counts = torch.zeros(n_tgt, 1)
+    for t, wt in enumerate(tgt_w):
+        if wt is None:
+            continue
+        counts[wt] += 1
+        for s, ws in enumerate(src_w):
+            if ws is not None:
+                scores[wt, ws] += float(cross[t, s])
+    best = (scores / counts.clamp(min=1)).argmax(dim=1)
+    return [(int(s), t) for t, s in enumerate(best.tolist())]
+
+
+def pharaoh(pairs: list[tuple[int, int]]) -> str:
+    """'i-j' pairs (source-target, 0-based), sorted by target then source."""
+    return " ".join(f"{s}-{t}" for s, t in sorted(pairs, key=lambda p: (p[1], p[0])))
+
+
+def explain_ids(model: Transformer, src_ids: list[int], out_ids: list[int], src_tokens: list[str],
+                tgt_tokens: list[str]) -> AttentionMaps:
+    encoder, masked, cross = attention_weights(model, src_ids, out_ids)
+    return AttentionMaps(src_tokens, tgt_tokens + ["</s>"], encoder, masked, cross)
+
