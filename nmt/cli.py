@@ -80,6 +80,7 @@ def translate(
     show_attention: Annotated[bool, typer.Option(
         "--show-attention", help="Draw the attention matrix in the terminal (stderr).")] = False,
     align: Annotated[bool, typer.Option("--align", help="Append ' ||| i-j ...' word alignments (Pharaoh).")] = False,
+    engine: Annotated[str, typer.Option("--engine", help="nmt (PyTorch) or ctranslate2 (after nmt export).")] = "nmt",
     debug: Debug = False,
 ) -> None:
     """Translate sentences with a trained run: one output line per input line."""
@@ -90,7 +91,15 @@ def translate(
 
         lines = list(text) if text else read_input(input)
         translator = Translator.load(run, checkpoint, device, runs_root)
-        if attention or show_attention or align:
+        if engine == "ctranslate2":
+            from nmt.export import CT2Translator
+
+            if attention or show_attention or align or n_best > 1:
+                raise NmtError("--engine ctranslate2 gives translations only; drop --attention/--align/--n-best")
+            out = CT2Translator(translator).translate(lines, beam)
+        elif engine != "nmt":
+            raise NmtError(f"--engine {engine!r}: choose nmt or ctranslate2")
+        elif attention or show_attention or align:
             from nmt.plots import translate_with_attention
 
             out = translate_with_attention(translator, lines, beam, attention_kind, layer, head, attention,
@@ -107,6 +116,28 @@ def translate(
             sys.stdout.write(payload)
 
     _guard(debug, go)
+
+
+@app.command()
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory made by `nmt train`.")],
+    out_dir: Annotated[Optional[Path], typer.Argument(help="Output folder (default: RUN_DIR/ctranslate2).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="Export format: ctranslate2.")] = "ctranslate2",
+    quantization: Annotated[Optional[str], typer.Option(
+        "--quantization", help="CTranslate2 weight type: int8, int16, float16, ... (default: float32).")] = None,
+    checkpoint: Checkpoint = "best",
+    debug: Debug = False,
+) -> None:
+    """Convert a run to another engine's format (CTranslate2), SentencePiece model(s) included."""
+
+    def go() -> Path:
+        from nmt.export import export_ctranslate2
+
+        if fmt != "ctranslate2":
+            raise NmtError(f"--format {fmt!r}: only ctranslate2 is supported")
+        return export_ctranslate2(run_dir, out_dir, checkpoint, quantization)
+
+    typer.echo(str(_guard(debug, go)))
 
 
 @app.command()
