@@ -49,18 +49,28 @@ class _MultiHead(nn.Module):
         return x.unbind(0)
 
     def _attend(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, causal: bool) -> Tensor:
+        """Attention per head, heads concatenated, then W^O: (B, T, D)."""
+        out = self._heads(q, k, v, mask, causal)  # (B, H, T, Dh)
+        b, _, t, _ = out.shape
+        out = out.transpose(1, 2).reshape(b, t, self.heads * self.head_dim)  # concat heads: (B, T, D)
+        return self.out(out)
+
+    def _heads(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, causal: bool) -> Tensor:
         p = self.dropout if self.training else 0.0
         if self.keep_weights:
             out, self.weights = attention_reference(q, k, v, mask, causal, p)
+        elif q.size(-2) == 1 and not causal and p == 0.0:  # a decoding step: plain matmuls beat the fused kernel
+            scores = q @ k.transpose(-2, -1) * (q.size(-1) ** -0.5)  # (B, H, 1, Tk)
+            if mask is not None:
+                scores = scores.masked_fill(~mask, float("-inf"))
+            out = scores.softmax(dim=-1) @ v
         else:
             tq, tk = q.size(-2), k.size(-2)
             if causal and tq != tk:  # SDPA's is_causal aligns top-left; queries here are the last tq positions
                 later = torch.ones(tq, tk, dtype=torch.bool, device=q.device).tril(tk - tq)
                 mask, causal = (later if mask is None else mask & later), False
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p, is_causal=causal)
-        b, _, t, _ = out.shape
-        out = out.transpose(1, 2).reshape(b, t, self.heads * self.head_dim)  # concat heads: (B, T, D)
-        return self.out(out)
+        return out
 
 
 class SelfAttention(_MultiHead):
@@ -106,6 +116,15 @@ class CrossAttention(_MultiHead):
         return k, v
 
     def forward(self, x: Tensor, kv: tuple[Tensor, Tensor], mask: Tensor | None) -> Tensor:
-        """x: decoder states (B, T, D); kv from :meth:`project_kv`; mask (B, 1, 1, S) hides source padding."""
-        (q,) = self._split(self.q(x), 1)
-        return self._attend(q, kv[0], kv[1], mask, causal=False)
+        """x: decoder states (B, T, D); kv from :meth:`project_kv`, (n, H, S, Dh); mask (n, 1, 1, S) hides
+        source padding. When B = n * g (beam search: g rows per sentence), each sentence's g rows are attended
+        together as g * T queries over the sentence's one copy of K and V."""
+        (q,) = self._split(self.q(x), 1)  # (B, H, T, Dh)
+        n, group = kv[0].size(0), x.size(0) // kv[0].size(0)
+        if group == 1:
+            return self._attend(q, kv[0], kv[1], mask, causal=False)
+        b, h, t, dh = q.shape
+        q = q.view(n, group, h, t, dh).transpose(1, 2).reshape(n, h, group * t, dh)  # beams as queries
+        out = self._heads(q, kv[0], kv[1], mask, causal=False)  # (n, H, g*T, Dh)
+        out = out.view(n, h, group, t, dh).permute(0, 2, 3, 1, 4).reshape(b, t, h * dh)  # (B, T, D)
+        return self.out(out)

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from nmt.constants import EOS, SPM_JOINT, SPM_SRC, SPM_TGT
 from nmt.errors import NmtError
+from nmt.model import Transformer
 from nmt.translate import Translator
 
 CT2_DIR = "ctranslate2"  # default export folder inside a run directory
@@ -43,14 +44,13 @@ def _norm(spec: Any, layer: nn.LayerNorm) -> None:  # noqa: ANN401
     spec.gamma, spec.beta = _np(layer.weight), _np(layer.bias)
 
 
-def export_ctranslate2(run: str | Path | None, out_dir: Path | None = None, checkpoint: str = "best",
-                       quantization: str | None = None) -> Path:
-    """Convert a run's checkpoint to a CTranslate2 model directory (default: RUN/ctranslate2); returns it."""
+def ctranslate2_spec(model: Transformer, src_vocab: list[str], tgt_vocab: list[str],
+                      quantization: str | None = None) -> Any:  # noqa: ANN401
+    """A validated, optimised CTranslate2 TransformerSpec holding ``model``'s weights."""
     _ct2()  # a clear error when the extra is missing
     from ctranslate2.specs import common_spec, transformer_spec
 
-    translator = Translator.load(run, checkpoint)
-    model, cfg, tok = translator.model, translator.cfg.model, translator.tok
+    cfg = model.cfg
     activation = common_spec.Activation.RELU if cfg.activation == "relu" else common_spec.Activation.GELU
     spec = transformer_spec.TransformerSpec.from_config(
         (cfg.encoder_layers, cfg.decoder_layers), cfg.heads, pre_norm=cfg.norm == "pre", activation=activation)
@@ -79,21 +79,35 @@ def export_ctranslate2(run: str | Path | None, out_dir: Path | None = None, chec
         _norm(theirs.attention.layer_norm, ours.res_cross.norm)
         _ffn(theirs.ffn, ours.ffn, ours.res_ffn.norm)
     _linear(dec.projection, model.output)
-    spec.register_source_vocabulary([tok.src.id_to_piece(i) for i in range(tok.src_vocab_size)])
-    spec.register_target_vocabulary([tok.tgt.id_to_piece(i) for i in range(tok.tgt_vocab_size)])
+    spec.register_source_vocabulary(src_vocab)
+    spec.register_target_vocabulary(tgt_vocab)
     spec.validate()
     spec.optimize(quantization=quantization)
-    target = out_dir or translator.run_dir / CT2_DIR
+    return spec
+
+
+def save_spec(spec: Any, target: Path, extra_files: list[Path] = ()) -> Path:  # noqa: ANN401
+    """Save a spec (plus ``extra_files``) into ``target`` through a temporary folder and a rename."""
     tmp = target.with_name(target.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     spec.save(str(tmp))
-    for name in (SPM_JOINT, SPM_SRC, SPM_TGT):
-        if (translator.run_dir / name).is_file():
-            shutil.copy(translator.run_dir / name, tmp / name)
+    for path in extra_files:
+        shutil.copy(path, tmp / path.name)
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
     return target
+
+
+def export_ctranslate2(run: str | Path | None, out_dir: Path | None = None, checkpoint: str = "best",
+                       quantization: str | None = None) -> Path:
+    """Convert a run's checkpoint to a CTranslate2 model directory (default: RUN/ctranslate2); returns it."""
+    translator = Translator.load(run, checkpoint)
+    tok = translator.tok
+    spec = ctranslate2_spec(translator.model, [tok.src.id_to_piece(i) for i in range(tok.src_vocab_size)],
+                            [tok.tgt.id_to_piece(i) for i in range(tok.tgt_vocab_size)], quantization)
+    spm = [translator.run_dir / n for n in (SPM_JOINT, SPM_SRC, SPM_TGT) if (translator.run_dir / n).is_file()]
+    return save_spec(spec, out_dir or translator.run_dir / CT2_DIR, spm)
 
 
 def _ffn(spec: Any, ffn: nn.Module, norm: nn.LayerNorm) -> None:  # noqa: ANN401

@@ -25,28 +25,36 @@ class Encoded:
 class DecoderCache:
     """Everything a decoding step needs from earlier steps, one row per hypothesis.
 
-    Self-attention K/V are preallocated (N, H, max_len, Dh) per layer and grow by one position a step;
-    cross-attention K/V (N, H, S, Dh) are computed once, from the encoder output.
+    Self-attention K/V are preallocated (N, H, max_len, Dh) per layer and grow by one position a step.
+    Cross-attention K/V (n, H, S, Dh) are computed once, from the encoder output, and kept once per sentence:
+    with ``group`` g > 1 (beam search) the N = n * g rows are g consecutive rows per sentence.
     """
 
     self_kv: list[tuple[Tensor, Tensor]]
     cross_kv: list[tuple[Tensor, Tensor]]
-    src_mask: Tensor  # (N, 1, 1, S)
+    src_mask: Tensor  # (n, 1, 1, S)
     capacity: int  # positions the self-attention buffers hold
     length: int = 0  # positions decoded so far
+    group: int = 1  # rows per sentence
 
     @property
     def rows(self) -> int:
-        return self.src_mask.size(0)
+        return self.self_kv[0][0].size(0)
 
-    def reorder(self, index: Tensor) -> None:
-        """New row i = old row index[i]: follows beams, expands sentences to beams, drops finished ones."""
-        def pick(pairs: list[tuple[Tensor, Tensor]]) -> list[tuple[Tensor, Tensor]]:
-            return [(k.index_select(0, index), v.index_select(0, index)) for k, v in pairs]
+    def reorder(self, index: Tensor, group: int | None = None) -> None:
+        """New row i = old row index[i]: follows beams, expands sentences to beams (``group``: new rows per
+        sentence), drops finished ones. Each block of ``group`` new rows must come from one sentence."""
+        def pick(pairs: list[tuple[Tensor, Tensor]], idx: Tensor) -> list[tuple[Tensor, Tensor]]:
+            return [(k.index_select(0, idx), v.index_select(0, idx)) for k, v in pairs]
 
-        self.self_kv = pick(self.self_kv)
-        self.cross_kv = pick(self.cross_kv)
-        self.src_mask = self.src_mask.index_select(0, index)
+        new_group = group or self.group
+        sentences = index[::new_group] // self.group  # (n',) the sentence of each block of new rows
+        self.self_kv = pick(self.self_kv, index)
+        if sentences.numel() != self.src_mask.size(0) or bool((sentences != torch.arange(
+                sentences.numel(), device=sentences.device)).any()):
+            self.cross_kv = pick(self.cross_kv, sentences)
+            self.src_mask = self.src_mask.index_select(0, sentences)
+        self.group = new_group
 
 
 class Transformer(nn.Module):

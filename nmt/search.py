@@ -44,17 +44,20 @@ def output_limits(src: Tensor, max_len_a: float, max_len_b: int, max_positions: 
     return (max_len_a * src_len + max_len_b).long().clamp(min=1, max=max_positions)
 
 
-def _step_log_probs(model: Decoder, last: Tensor, cache, t: int, min_len: int, at_limit: Tensor) -> Tensor:  # noqa: ANN001
-    """log p(next | prefix) (N, V); <pad>/<s> banned, </s> banned before ``min_len`` and forced at the limit."""
-    logp = torch.log_softmax(model.decode_step(last, cache).float(), dim=-1)  # (N, V)
-    logp[:, [PAD_ID, BOS_ID]] = float("-inf")  # never generated
+def _step_scores(model: Decoder, last: Tensor, cache, t: int, min_len: int, at_limit: Tensor) -> tuple[Tensor, Tensor]:  # noqa: ANN001,E501
+    """(logits (N, V), logsumexp (N, 1)): log p(next | prefix) = logits - logsumexp, left unsubtracted so that
+    search adds it to running scores in one pass. <pad>/<s> are banned, </s> banned before ``min_len`` and
+    forced at the limit (bans change no probability: they act after the normaliser is taken)."""
+    logits = model.decode_step(last, cache).float()  # (N, V)
+    lse = torch.logsumexp(logits, dim=-1, keepdim=True)  # (N, 1)
+    logits[:, [PAD_ID, BOS_ID]] = float("-inf")  # never generated
     if t < min_len:
-        logp[~at_limit, EOS_ID] = float("-inf")
+        logits[~at_limit, EOS_ID] = float("-inf")
     if bool(at_limit.any()):
-        not_eos = torch.ones(logp.size(1), dtype=torch.bool, device=logp.device)
+        not_eos = torch.ones(logits.size(1), dtype=torch.bool, device=logits.device)
         not_eos[EOS_ID] = False
-        logp.masked_fill_(at_limit[:, None] & not_eos[None, :], float("-inf"))
-    return logp
+        logits.masked_fill_(at_limit[:, None] & not_eos[None, :], float("-inf"))
+    return logits, lse
 
 
 @torch.inference_mode()
@@ -72,10 +75,10 @@ def greedy_search(
     active = torch.arange(b, device=src.device)  # sentence index of each cache row
     last = torch.full((b,), BOS_ID, dtype=torch.long, device=src.device)
     for t in range(steps):
-        logp = _step_log_probs(model, last, cache, t, min_len, limits[active] == t + 1)
-        best, nxt = logp.max(dim=-1)  # (N,)
+        logits, lse = _step_scores(model, last, cache, t, min_len, limits[active] == t + 1)
+        best, nxt = logits.max(dim=-1)  # (N,)
         out[active, t] = nxt
-        scores[active] += best
+        scores[active] += best - lse[:, 0]
         alive = nxt != EOS_ID
         if not bool(alive.all()):
             keep = alive.nonzero().squeeze(1)
@@ -100,7 +103,7 @@ def beam_search(
     limits = output_limits(src, max_len_a, max_len_b, max_positions)  # (B,)
     steps = int(limits.max())
     cache = model.init_cache(model.encode(src), steps)
-    cache.reorder(torch.arange(b, device=dev).repeat_interleave(k))  # (B*k) rows
+    cache.reorder(torch.arange(b, device=dev).repeat_interleave(k), group=k)  # (B*k) rows, k per sentence
     scores = torch.full((b, k), float("-inf"), device=dev)
     scores[:, 0] = 0.0  # all beams start identical: only one may expand at first
     active = torch.arange(b, device=dev)  # sentence index of each group of k rows
@@ -112,9 +115,9 @@ def beam_search(
     for t in range(steps):
         n = active.numel()
         at_limit = limits[active] == t + 1  # (n,)
-        logp = _step_log_probs(model, last, cache, t, min_len, at_limit.repeat_interleave(k))  # (n*k, V)
-        vocab = logp.size(1)
-        cand = (scores.view(n * k, 1) + logp).view(n, k * vocab)
+        logits, lse = _step_scores(model, last, cache, t, min_len, at_limit.repeat_interleave(k))  # (n*k, V)
+        vocab = logits.size(1)
+        cand = logits.add_(scores.view(n * k, 1) - lse).view(n, k * vocab)  # running log-probabilities
         top_val, top_idx = cand.topk(2 * k, dim=1)  # (n, 2k)
         top_beam, top_tok = top_idx // vocab, top_idx % vocab
         rows = torch.arange(n, device=dev)[:, None] * k + top_beam  # (n, 2k) source row of each candidate

@@ -1,47 +1,173 @@
-"""Translation speed of a trained run on its test set: sentences per second, greedy and beam search.
+"""Decoding speed, side by side in one run: nmt (PyTorch), CTranslate2 (float32, int8), HF transformers.
 
-    python scripts/bench_decode.py --run runs/multi30k-en-de --beams 1 5 --repeats 3 --out docs/bench_decode.json
+Forced-length protocol (issue 5): a model of the small shape (d_model 256, 4 heads, FFN 1024, 3+3 layers,
+vocabulary 8000) with random weights translates 1,000 sentences of 20 source tokens in batches of 32; every
+output is forced to exactly 25 tokens, so all systems do equal work. nmt and CTranslate2 run the same weights;
+HF MarianMTModel has its own random weights of the same shape. Real data (``--run``): a trained run's test set,
+natural lengths, nmt vs its CTranslate2 export.
 
-Each setting is timed ``--repeats`` times over the whole test set; the median is reported.
+    python scripts/bench_decode.py --threads 2 --repeats 3 --out docs/bench_decode.json [--run runs/multi30k-en-de]
+
+Each figure is the median of ``--repeats`` timings, in sentences per second.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from benchlib import report
 
-from nmt.corpora import load_splits
-from nmt.translate import Translator
+from nmt.config import ModelConfig
+from nmt.constants import EOS_ID
+from nmt.data import pad
+from nmt.model import Transformer
+from nmt.search import beam_search, greedy_search
+
+SENTENCES, SRC_LEN, OUT_LEN, BATCH, VOCAB = 1000, 20, 25, 32, 8000
+
+
+def timed(fn: Callable[[], object], repeats: int) -> tuple[float, list[float]]:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), times
+
+
+def forced_sources(seed: int = 0) -> list[list[int]]:
+    g = torch.Generator().manual_seed(seed)
+    body = torch.randint(4, VOCAB, (SENTENCES, SRC_LEN - 1), generator=g)
+    return [row + [EOS_ID] for row in body.tolist()]
+
+
+def nmt_forced(model: Transformer, sources: list[list[int]], beam: int) -> list[list[int]]:
+    out = []
+    for i in range(0, len(sources), BATCH):
+        src = pad(sources[i : i + BATCH])
+        if beam == 1:
+            out += [h.tokens for h in greedy_search(model, src, 0.0, OUT_LEN + 1, OUT_LEN, model.cfg.max_positions)]
+        else:
+            out += [b[0].tokens for b in beam_search(model, src, beam, 0.6, 0.0, OUT_LEN + 1, OUT_LEN, 1,
+                                                     model.cfg.max_positions)]
+    return out
+
+
+def ct2_forced(engine, sources: list[list[int]], beam: int) -> list[list[str]]:  # noqa: ANN001
+    tokens = [[f"t{i}" for i in s[:-1]] + ["</s>"] for s in sources]
+    results = engine.translate_batch(tokens, beam_size=beam, max_batch_size=BATCH, min_decoding_length=OUT_LEN,
+                                     max_decoding_length=OUT_LEN, length_penalty=0.6)
+    return [r.hypotheses[0] for r in results]
+
+
+def hf_forced(model, sources: list[list[int]], beam: int) -> list[list[int]]:  # noqa: ANN001
+    out = []
+    with torch.inference_mode():
+        for i in range(0, len(sources), BATCH):
+            src = torch.tensor(sources[i : i + BATCH])
+            gen = model.generate(input_ids=src, attention_mask=torch.ones_like(src), num_beams=beam, do_sample=False,
+                                 min_new_tokens=OUT_LEN, max_new_tokens=OUT_LEN)
+            out += gen[:, 1:].tolist()  # drop the decoder start token
+    return out
+
+
+def forced_protocol(threads: int, repeats: int, systems: list[str]) -> dict:
+    torch.manual_seed(0)
+    cfg = ModelConfig(d_model=256, heads=4, ffn_dim=1024, encoder_layers=3, decoder_layers=3, dropout=0.0)
+    model = Transformer(cfg, VOCAB, VOCAB).eval()
+    sources = forced_sources()
+    results: dict[str, dict] = {}
+
+    def run(name: str, fn: Callable[[int], list], beam: int) -> None:
+        lengths = {len(x) for x in fn(beam)}  # warm-up, and a check that the work is equal
+        median, times = timed(lambda: fn(beam), repeats)
+        results.setdefault(name, {})[f"beam{beam}"] = {
+            "sentences_per_s": round(SENTENCES / median, 1), "seconds": [round(t, 2) for t in times],
+            "output_lengths": sorted(lengths)}
+        print(f"{name:>24} beam {beam}: {SENTENCES / median:8.1f} sentences/s", flush=True)
+
+    for beam in (1, 5):
+        if "nmt" in systems:
+            run("nmt", lambda b: nmt_forced(model, sources, b), beam)
+    if any(s.startswith("ctranslate2") for s in systems):
+        import ctranslate2
+
+        from nmt.export import ctranslate2_spec, save_spec
+
+        vocab = ["<pad>", "<unk>", "<s>", "</s>"] + [f"t{i}" for i in range(4, VOCAB)]
+        with tempfile.TemporaryDirectory() as tmp:
+            for quant in ("float32", "int8"):
+                if f"ctranslate2-{quant}" not in systems:
+                    continue
+                folder = save_spec(ctranslate2_spec(model, vocab, vocab, quant), Path(tmp) / quant)
+                engine = ctranslate2.Translator(str(folder), device="cpu", inter_threads=1, intra_threads=threads)
+                for beam in (1, 5):
+                    run(f"ctranslate2-{quant}", lambda b, e=engine: ct2_forced(e, sources, b), beam)
+    if "hf" in systems:
+        from transformers import MarianConfig, MarianMTModel
+
+        hf_cfg = MarianConfig(vocab_size=VOCAB, d_model=256, encoder_layers=3, decoder_layers=3,
+                              encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=1024,
+                              decoder_ffn_dim=1024, max_position_embeddings=256, pad_token_id=0, eos_token_id=EOS_ID,
+                              decoder_start_token_id=2, forced_eos_token_id=None)
+        hf = MarianMTModel(hf_cfg).eval()
+        for beam in (1, 5):
+            run("hf-transformers-marian", lambda b: hf_forced(hf, sources, b), beam)
+    ratios = {}
+    if "nmt" in results and "ctranslate2-float32" in results:
+        for beam in ("beam1", "beam5"):
+            ratios[f"nmt/ctranslate2-float32 {beam}"] = round(
+                results["nmt"][beam]["sentences_per_s"] / results["ctranslate2-float32"][beam]["sentences_per_s"], 3)
+    return {"systems": results, "ratios": ratios}
+
+
+def real_data(run: str, threads: int, repeats: int) -> dict:
+    from nmt.corpora import load_splits
+    from nmt.export import CT2Translator, export_ctranslate2
+    from nmt.translate import Translator
+
+    translator = Translator.load(run)
+    d = translator.cfg.data
+    tests = load_splits(d.corpus, d.src_lang, d.tgt_lang, d.root, None, None, d.test).tests
+    name = next(iter(tests))
+    sources = tests[name].src
+    out: dict = {"run": run, "test": name, "sentences": len(sources), "batch_size": translator.cfg.decode.batch_size}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = export_ctranslate2(run, Path(tmp) / "ct2")
+        ct2 = CT2Translator(translator, folder, threads)
+        for beam in (1, 5):
+            for system, fn in (("nmt", lambda b: translator(sources, beam_size=b)),
+                               ("ctranslate2-float32", lambda b: ct2.translate(sources, beam_size=b))):
+                fn(beam)
+                median, times = timed(lambda fn=fn, b=beam: fn(b), repeats)
+                out.setdefault(system, {})[f"beam{beam}"] = {"sentences_per_s": round(len(sources) / median, 1),
+                                                             "seconds": [round(t, 2) for t in times]}
+                print(f"{system:>24} beam {beam} ({name}): {len(sources) / median:8.1f} sentences/s", flush=True)
+    return out
 
 
 def main() -> None:
+    global SENTENCES
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run", required=True)
-    parser.add_argument("--test", default=None, help="test-set name (default: the run's first)")
-    parser.add_argument("--beams", type=int, nargs="+", default=[1, 5])
+    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--systems", nargs="+", default=["nmt", "ctranslate2-float32", "ctranslate2-int8", "hf"])
+    parser.add_argument("--run", default=None, help="a trained run for the real-data figures")
+    parser.add_argument("--sentences", type=int, default=1000, help="fewer for a quick check")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    translator = Translator.load(args.run)
-    d = translator.cfg.data
-    tests = load_splits(d.corpus, d.src_lang, d.tgt_lang, d.root, None, None, d.test).tests
-    name = args.test or next(iter(tests))
-    sources = tests[name].src
-    result = {"run": args.run, "test": name, "sentences": len(sources), "batch_size": translator.cfg.decode.batch_size,
-              "torch": torch.__version__, "threads": torch.get_num_threads(), "beams": {}}
-    for beam in args.beams:
-        times = []
-        for _ in range(args.repeats):
-            start = time.perf_counter()
-            translator(sources, beam_size=beam)
-            times.append(time.perf_counter() - start)
-        result["beams"][str(beam)] = {"sentences_per_s_median": round(len(sources) / statistics.median(times), 1),
-                                      "seconds": [round(t, 2) for t in times]}
+    torch.set_num_threads(args.threads)
+    SENTENCES = args.sentences
+    result = {"threads": args.threads, "repeats": args.repeats, "torch": torch.__version__,
+              "forced_length": forced_protocol(args.threads, args.repeats, args.systems)}
+    if args.run:
+        result["real_data"] = real_data(args.run, args.threads, args.repeats)
     report(result, args.out)
 
 

@@ -60,3 +60,22 @@ def test_sequence_longer_than_positions_is_refused():
                                     max_positions=8), 20, 20)
     with pytest.raises(ValueError, match="max_positions"):
         model.encode(torch.randint(4, 20, (1, 9)))
+
+
+def test_grouped_rows_share_cross_attention_kv(tiny_model):
+    """Beam search's k rows per sentence attend to one copy of the sentence's K/V; results are unchanged."""
+    src = pad(random_sources(3))
+    cache = tiny_model.init_cache(tiny_model.encode(src), 6)
+    cache.reorder(torch.arange(3).repeat_interleave(4), group=4)  # 4 beams per sentence
+    assert cache.rows == 12 and cache.cross_kv[0][0].size(0) == 3  # not copied per beam
+    tgt = torch.randint(4, 40, (12, 3))
+    for t in range(2):
+        tiny_model.decode_step(tgt[:, t], cache)
+    shuffle = torch.tensor([1, 0, 3, 3, 4, 4, 4, 7, 11, 8, 9, 9])  # beams move within their sentence
+    cache.reorder(shuffle)
+    assert cache.cross_kv[0][0].size(0) == 3
+    got = tiny_model.decode_step(tgt[shuffle, 2], cache)
+    expected = tiny_model(src.repeat_interleave(4, dim=0)[shuffle], tgt[shuffle])[:, 2]
+    assert torch.allclose(got, expected, atol=1e-5)
+    cache.reorder(torch.arange(4, 12), group=4)  # sentence 0 finished: dropped
+    assert cache.cross_kv[0][0].size(0) == 2 and cache.src_mask.size(0) == 2
