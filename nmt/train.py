@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+import os
 import random
 import signal
 import sys
 import threading
 import time
-from collections import Counter
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from rich.console import Console
 
+from nmt import distributed
 from nmt.checkpoint import (
     RunLock,
     check_writable,
@@ -29,12 +31,11 @@ from nmt.checkpoint import (
 )
 from nmt.config import Config, TrainConfig, load_config, save_config
 from nmt.constants import CONFIG_FILE, METRICS_FILE, PAD_ID
-from nmt.corpora import load_splits
-from nmt.data import Batch, Parallel, clean_text, filter_lengths, iterate_batches, token_batches
+from nmt.data import Batch, Parallel, iterate_batches, token_batches
 from nmt.errors import NmtError
 from nmt.model import Transformer
+from nmt.prepare import prepare
 from nmt.progress import MetricsLog, TrainProgress
-from nmt.tokenizer import Tokenizer, train_tokenizer
 from nmt.translate import translate_lines
 
 
@@ -95,19 +96,44 @@ def batch_loss(model: Transformer, batch: Batch, label_smoothing: float) -> torc
     return F.cross_entropy(logits.float(), batch.tgt_out[real], label_smoothing=label_smoothing, reduction="sum")
 
 
+class LossModule(torch.nn.Module):
+    """The model plus its training loss, so that DistributedDataParallel sees one forward per batch."""
+
+    def __init__(self, model: Transformer, label_smoothing: float) -> None:
+        super().__init__()
+        self.model, self.label_smoothing = model, label_smoothing
+
+    def forward(self, src: torch.Tensor, tgt_in: torch.Tensor, tgt_out: torch.Tensor) -> torch.Tensor:
+        return batch_loss(self.model, Batch(src, tgt_in, tgt_out, 0), self.label_smoothing)
+
+
 class Trainer:
-    """Owns one run directory; ``fit`` trains until a limit, early stopping or the end of the data."""
+    """Owns one run directory; ``fit`` trains until a limit, early stopping or the end of the data.
+    Under torchrun each process trains on its share of every step's batches; rank 0 alone writes."""
 
     def __init__(self, cfg: Config, run_dir: Path, console: Console | None = None) -> None:
         self.cfg, self.run_dir = cfg, run_dir
-        self.console = console or Console(stderr=True)
-        self.device = pick_device(cfg.train.device)
+        device = pick_device(cfg.train.device)
+        self.dist = distributed.init(device)
+        self.device = distributed.pick_local_device(device, self.dist)
+        self.console = console or Console(stderr=True, quiet=not self.dist.main)
         if cfg.train.threads:
             torch.set_num_threads(cfg.train.threads)
         torch.manual_seed(cfg.train.seed)
         random.seed(cfg.train.seed)
-        self._prepare_data()
+        if not self.dist.main:
+            distributed.barrier(self.dist)  # rank 0 trains SentencePiece first; the others load it
+        data = prepare(cfg.data, cfg.tokenizer, cfg.model, run_dir, cfg.train.seed, self.console)
+        if self.dist.main:
+            distributed.barrier(self.dist)
+        self.tok, self.src_ids, self.tgt_ids, self.valid = data.tok, data.src_ids, data.tgt_ids, data.valid
         self.model = Transformer(cfg.model, self.tok.src_vocab_size, self.tok.tgt_vocab_size).to(self.device)
+        self.loss = LossModule(self.model, cfg.train.label_smoothing)
+        if self.dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.loss = DistributedDataParallel(self.loss, device_ids=[self.device.index] if self.device.type == "cuda"
+                                                else None)
         t = cfg.train
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=t.lr, betas=tuple(t.betas), eps=1e-9,
                                            weight_decay=t.weight_decay)
@@ -115,39 +141,13 @@ class Trainer:
 
     # ------------------------------------------------------------ data
 
-    def _prepare_data(self) -> None:
-        d = self.cfg.data
-        splits = load_splits(d.corpus, d.src_lang, d.tgt_lang, d.root, d.train, d.valid, d.test)
-        if splits.train is None:
-            raise NmtError("data.train: no training data; set data.corpus or data.train")
-        drops: Counter = Counter()
-        train = clean_text(splits.train, drops)
-        if not len(train):
-            raise NmtError(f"{splits.train.origin}: every training pair was filtered out ({dict(drops)})")
-        if Tokenizer.exists(self.run_dir, self.cfg.tokenizer.joint):
-            self.tok = Tokenizer.load(self.run_dir, self.cfg.tokenizer.joint)
-        else:
-            self.console.print(f"training SentencePiece ({self.cfg.tokenizer.type}) on {len(train):,} pairs")
-            self.tok = train_tokenizer(self.cfg.tokenizer, train.src, train.tgt, self.cfg.train.seed)
-            self.tok.save(self.run_dir)
-        src_ids, tgt_ids = self.tok.encode_src(train.src), self.tok.encode_tgt(train.tgt)
-        limit = min(d.max_tokens, self.cfg.model.max_positions)
-        keep = filter_lengths(src_ids, tgt_ids, limit, d.max_ratio, drops)
-        if not keep:
-            raise NmtError(f"{splits.train.origin}: every training pair was filtered out ({dict(drops)}); "
-                           "raise data.max_tokens or data.max_ratio")
-        self.src_ids = [src_ids[i] for i in keep]
-        self.tgt_ids = [tgt_ids[i] for i in keep]
-        self.drops = dict(drops)
-        self.valid = clean_text(splits.valid, Counter()) if splits.valid is not None else None
-        dropped = ", ".join(f"{v:,} {k}" for k, v in drops.items()) or "none"
-        self.console.print(f"train: {len(keep):,} pairs from {splits.train.origin} (dropped: {dropped}); "
-                           f"valid: {len(self.valid) if self.valid else 0:,} pairs; "
-                           f"vocabulary {self.tok.src_vocab_size:,}")
-
     def epoch_batches(self, epoch: int) -> list[list[int]]:
-        return token_batches([len(s) for s in self.src_ids], [len(t) for t in self.tgt_ids],
-                             self.cfg.train.batch_tokens, seed=self.cfg.train.seed * 100_003 + epoch)
+        """This process's batches for ``epoch``: the seeded token-budget batches, every world-th one from its
+        rank on (all processes get the same number)."""
+        batches = token_batches([len(s) for s in self.src_ids], [len(t) for t in self.tgt_ids],
+                                self.cfg.train.batch_tokens, seed=self.cfg.train.seed * 100_003 + epoch)
+        world, rank = self.dist.world, self.dist.rank
+        return batches[rank : (len(batches) // world) * world : world]
 
     # ------------------------------------------------------------ loop
 
@@ -158,15 +158,16 @@ class Trainer:
         self.console.print(f"resumed {self.run_dir} at step {self.state['step']}")
 
     def fit(self) -> TrainResult:
-        t, s = self.cfg.train, self.state
+        t, s, d = self.cfg.train, self.state, self.dist
         started = time.monotonic() - s["elapsed"]
         batches = self.epoch_batches(s["epoch"])
         total = t.max_steps or (t.max_epochs * max(1, len(batches) // t.accumulate)) or None
         stopped, exit_code = "", 0
         self.model.train()
+        metrics_log = (MetricsLog(self.run_dir / METRICS_FILE, self.run_dir / "tensorboard" if t.tensorboard else None)
+                       if d.main else nullcontext())
         with TrainProgress(self.console, total, s["step"]) as progress, StopSignals() as signals, \
-                MetricsLog(self.run_dir / METRICS_FILE, self.run_dir / "tensorboard" if t.tensorboard else None) \
-                as metrics:
+                metrics_log as metrics:
             window_tokens, window_start, loss_sum = 0, time.monotonic(), torch.zeros((), device=self.device)
             while not stopped:
                 group, tokens = self._next_group(batches)
@@ -177,12 +178,14 @@ class Trainer:
                         break
                     batches = self.epoch_batches(s["epoch"])
                     continue
+                tokens = distributed.sum_int(tokens, d, self.device)  # over all processes
                 loss = self.train_step(group, tokens)
                 if loss is None:  # non-finite: the update was skipped
                     s["nonfinite_steps"] = s.get("nonfinite_steps", 0) + 1
                     s["nonfinite_in_row"] = s.get("nonfinite_in_row", 0) + 1
-                    metrics.write({"step": s["step"] + 1, "nonfinite_loss": True,
-                                   "skipped_total": s["nonfinite_steps"]})
+                    if d.main:
+                        metrics.write({"step": s["step"] + 1, "nonfinite_loss": True,
+                                       "skipped_total": s["nonfinite_steps"]})
                     self.console.print(f"step {s['step'] + 1}: loss is NaN/Inf; update skipped "
                                        f"({s['nonfinite_in_row']} in a row)")
                     if s["nonfinite_in_row"] >= t.max_nonfinite:
@@ -195,6 +198,8 @@ class Trainer:
                 s["step"] += 1
                 window_tokens += tokens
                 if s["step"] % t.log_every == 0:
+                    loss_sum = distributed.sum_tensor(loss_sum, d)  # every process's share of the loss
+                if s["step"] % t.log_every == 0 and d.main:
                     now = time.monotonic()
                     record = {"step": s["step"], "epoch": s["epoch"], "loss": float(loss_sum) / window_tokens,
                               "lr": self.optimizer.param_groups[0]["lr"],
@@ -203,15 +208,18 @@ class Trainer:
                     metrics.write(record)
                     progress.update(s["step"], record)
                     window_tokens, window_start, loss_sum = 0, now, torch.zeros((), device=self.device)
+                elif s["step"] % t.log_every == 0:
+                    window_tokens, window_start, loss_sum = 0, time.monotonic(), torch.zeros((), device=self.device)
                 else:
                     progress.advance(s["step"], s["epoch"])
                 s["elapsed"] = time.monotonic() - started
                 if t.max_steps and s["step"] >= t.max_steps:
                     stopped = f"reached train.max_steps={t.max_steps}"
-                elif t.max_minutes and s["elapsed"] >= 60 * t.max_minutes:
+                elif t.max_minutes and distributed.broadcast_flag(s["elapsed"] >= 60 * t.max_minutes, d, self.device):
                     stopped = f"reached train.max_minutes={t.max_minutes}"
-                if signals.received:
-                    stopped, exit_code = f"stopped by {signals.received.name}", 128 + signals.received.value
+                if distributed.any_true(signals.received is not None, d, self.device):
+                    sig = signals.received or signal.SIGTERM
+                    stopped, exit_code = f"stopped by {sig.name}", 128 + sig.value
                     self._save_last()
                 elif s["step"] % t.valid_every == 0 or stopped:
                     if self._validate(metrics, progress) and not stopped:
@@ -221,6 +229,7 @@ class Trainer:
             if not exit_code and s.get("validated_at") != s["step"]:  # ended at an epoch limit
                 self._validate(metrics, progress)
         self.console.print(f"stopped: {stopped}; best validation BLEU {s['best_bleu']:.2f}; run: {self.run_dir}")
+        distributed.shutdown(d)
         return TrainResult(self.run_dir, s["step"], s["best_bleu"], stopped, exit_code)
 
     def _next_group(self, batches: list[list[int]]) -> tuple[list[Batch], int]:
@@ -235,20 +244,24 @@ class Trainer:
         return group, tokens
 
     def train_step(self, group: list[Batch], tokens: int) -> torch.Tensor | None:
-        """One optimizer update over ``group`` (accumulated batches of ``tokens`` target tokens).
-        Returns the summed loss, or None when it was NaN/Inf (then no update is made)."""
+        """One optimizer update over ``group`` (accumulated batches; ``tokens``: target tokens of the whole
+        step, over all processes). Returns this process's summed loss, or None when any process saw NaN/Inf
+        (then no update is made anywhere)."""
         t = self.cfg.train
         lr = inverse_sqrt_lr(self.state["step"] + 1, t)
         for g in self.optimizer.param_groups:
             g["lr"] = lr
         total = torch.zeros((), device=self.device)
-        for batch in group:
+        scale = self.dist.world / tokens  # DDP averages gradients over processes: undo, then divide globally
+        for i, batch in enumerate(group):
             batch = batch.to(self.device)
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
-                loss = batch_loss(self.model, batch, t.label_smoothing)
-            (loss / tokens).backward()
+            last = i == len(group) - 1
+            sync = nullcontext() if last or not self.dist.enabled else self.loss.no_sync()
+            with sync, torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+                loss = self.loss(batch.src, batch.tgt_in, batch.tgt_out)
+                (loss * scale).backward()
             total += loss.detach()
-        if not bool(torch.isfinite(total)):
+        if distributed.any_true(not bool(torch.isfinite(total)), self.dist, self.device):
             self.optimizer.zero_grad(set_to_none=True)
             return None
         if t.clip_norm > 0:
@@ -258,27 +271,32 @@ class Trainer:
         return total
 
     def _save_last(self) -> None:
-        save_checkpoint(checkpoint_dir(self.run_dir, "last"), self.model, self.optimizer, self.state)
+        if self.dist.main:
+            save_checkpoint(checkpoint_dir(self.run_dir, "last"), self.model, self.optimizer, self.state)
+        distributed.barrier(self.dist)
 
     @torch.no_grad()
     def _validate(self, metrics: MetricsLog, progress: TrainProgress) -> bool:
-        """Loss, perplexity and greedy BLEU on the validation set; saves checkpoints. True: stop early."""
+        """Loss, perplexity and greedy BLEU on the validation set (rank 0); saves checkpoints. True: stop early."""
         s, t = self.state, self.cfg.train
         s["validated_at"] = s["step"]
-        record: dict = {"step": s["step"], "epoch": s["epoch"]}
-        if self.valid is not None and len(self.valid):
-            record.update(self.validation_scores(self.valid, t.valid_bleu_sentences))
-        bleu = record.get("valid_bleu", -1.0)
-        improved = bleu > s["best_bleu"]
-        s["bad_validations"] = 0 if improved else s["bad_validations"] + 1
-        s["best_bleu"] = max(s["best_bleu"], bleu)
-        self._save_last()
-        if improved or not has_checkpoint(self.run_dir, "best"):
-            save_checkpoint(checkpoint_dir(self.run_dir, "best"), self.model, None, s)
-        metrics.write(record)
-        progress.log_validation(record, improved)
+        stop = False
+        if self.dist.main:
+            record: dict = {"step": s["step"], "epoch": s["epoch"]}
+            if self.valid is not None and len(self.valid):
+                record.update(self.validation_scores(self.valid, t.valid_bleu_sentences))
+            bleu = record.get("valid_bleu", -1.0)
+            improved = bleu > s["best_bleu"]
+            s["bad_validations"] = 0 if improved else s["bad_validations"] + 1
+            s["best_bleu"] = max(s["best_bleu"], bleu)
+            save_checkpoint(checkpoint_dir(self.run_dir, "last"), self.model, self.optimizer, s)
+            if improved or not has_checkpoint(self.run_dir, "best"):
+                save_checkpoint(checkpoint_dir(self.run_dir, "best"), self.model, None, s)
+            metrics.write(record)
+            progress.log_validation(record, improved)
+            stop = bool(t.patience) and s["bad_validations"] >= t.patience
         self.model.train()
-        return bool(t.patience) and s["bad_validations"] >= t.patience
+        return distributed.broadcast_flag(stop, self.dist, self.device)
 
     def validation_scores(self, valid: Parallel, bleu_sentences: int) -> dict[str, float]:
         self.model.eval()
@@ -313,10 +331,13 @@ def train(config: str | Path | None = None, overrides: list[str] | None = None, 
     elif has_checkpoint(folder, "last"):
         raise NmtError(f"{folder}: a trained run is already there; continue it with --resume or choose another "
                        "name with --set name=NEW_NAME")
-    check_writable(folder)
-    with RunLock(folder):
-        save_config(cfg, folder / CONFIG_FILE)
-        mark_latest(folder)
+    main = int(os.environ.get("RANK", "0")) == 0  # under torchrun only rank 0 writes
+    with ExitStack() as stack:
+        if main:
+            check_writable(folder)
+            stack.enter_context(RunLock(folder))
+            save_config(cfg, folder / CONFIG_FILE)
+            mark_latest(folder)
         trainer = Trainer(cfg, folder, console)
         if resume:
             trainer.resume()
