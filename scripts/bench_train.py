@@ -1,66 +1,160 @@
-"""Training throughput of nmt on real batches: real (non-padding) target tokens per second.
+"""Training throughput, side by side in one run: nmt's small preset vs HF MarianMTModel of the same shape.
 
-    python scripts/bench_train.py --config configs/multi30k-en-de.yaml --steps 60 --out docs/bench_train.json
+    python scripts/bench_train.py --threads 2 --steps 30 --out docs/bench_train.json
 
-Builds the run's data and model exactly as `nmt train` does (tokenizer trained into a scratch run directory),
-runs warm-up steps, then times windows of steps and reports the median.
+Real data: the same Multi30k en-de sentences for both. nmt uses its own token-budget batches over length-sorted
+pairs; HF gets what HF users build: shuffled sentences in fixed-size batches (the same mean sentences per batch),
+padded to the longest (DataCollatorForSeq2Seq style). Synthetic full batches: 128 x 32 source and target tokens,
+no padding. Figures: real (non-padding) target tokens per second (median over windows), padding fraction, and
+model FLOPs utilisation = 6 * parameters * target tokens / time / peak, against an fp32 matmul peak measured here.
 """
 
 from __future__ import annotations
 
 import argparse
-import platform
+import random
 import statistics
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from benchlib import report
 from rich.console import Console
 
 from nmt.config import load_config
-from nmt.data import iterate_batches
+from nmt.constants import BOS_ID, EOS_ID, PAD_ID
+from nmt.data import Batch, collate
 from nmt.train import Trainer
+
+
+def matmul_peak(threads: int, size: int = 2048, repeats: int = 10) -> float:
+    """fp32 GFLOP/s of a large square matmul: the machine's practical peak for this run."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    for _ in range(3):
+        a @ b
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        rates.append(2 * size**3 / (time.perf_counter() - start) / 1e9)
+    return statistics.median(rates)
+
+
+def windows(step: Callable[[], tuple[int, int]], warmup: int, steps: int, window: int) -> dict:
+    """Run ``step`` (returns real and padded target tokens); median real tokens/s over windows."""
+    for _ in range(warmup):
+        step()
+    rates, real_all, padded_all = [], 0, 0
+    for _ in range(max(1, steps // window)):
+        real, start = 0, time.perf_counter()
+        for _ in range(window):
+            r, p = step()
+            real, real_all, padded_all = real + r, real_all + r, padded_all + p
+        rates.append(real / (time.perf_counter() - start))
+    return {"real_target_tokens_per_s": round(statistics.median(rates)), "windows": [round(r) for r in rates],
+            "padding_fraction": round(1 - real_all / padded_all, 4)}
+
+
+def nmt_stepper(trainer: Trainer, batches: Iterator[Batch]) -> Callable[[], tuple[int, int]]:
+    def step() -> tuple[int, int]:
+        batch = next(batches)
+        trainer.train_step([batch], batch.tgt_tokens)
+        return batch.tgt_tokens, batch.tgt_out.numel()
+
+    return step
+
+
+def hf_model(vocab: int, cfg) -> torch.nn.Module:  # noqa: ANN001
+    from transformers import MarianConfig, MarianMTModel
+
+    return MarianMTModel(MarianConfig(
+        vocab_size=vocab, d_model=cfg.d_model, encoder_layers=cfg.encoder_layers, decoder_layers=cfg.decoder_layers,
+        encoder_attention_heads=cfg.heads, decoder_attention_heads=cfg.heads, encoder_ffn_dim=cfg.ffn_dim,
+        decoder_ffn_dim=cfg.ffn_dim, max_position_embeddings=cfg.max_positions, dropout=cfg.dropout,
+        pad_token_id=PAD_ID, eos_token_id=EOS_ID, decoder_start_token_id=BOS_ID, forced_eos_token_id=None)).train()
+
+
+def hf_stepper(
+    model: torch.nn.Module, batches: Iterator[Batch], label_smoothing: float
+) -> Callable[[], tuple[int, int]]:
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.98), eps=1e-9)
+
+    def step() -> tuple[int, int]:
+        batch = next(batches)
+        labels = batch.tgt_out.masked_fill(batch.tgt_out == PAD_ID, -100)
+        logits = model(input_ids=batch.src, attention_mask=batch.src != PAD_ID, decoder_input_ids=batch.tgt_in,
+                       decoder_attention_mask=batch.tgt_in != PAD_ID).logits  # (B, T, V): padding included
+        loss = F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=-100,
+                               label_smoothing=label_smoothing, reduction="sum") / batch.tgt_tokens
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        return batch.tgt_tokens, batch.tgt_out.numel()
+
+    return step
+
+
+def cycle(make: Callable[[], list[Batch]]) -> Iterator[Batch]:
+    while True:
+        yield from make()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="configs/multi30k-en-de.yaml")
-    parser.add_argument("--set", action="append", default=[], dest="overrides")
-    parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=60)
-    parser.add_argument("--window", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--window", type=int, default=5)
+    parser.add_argument("--systems", nargs="+", default=["nmt", "hf"])
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    cfg = load_config(args.config, args.overrides)
+    torch.set_num_threads(args.threads)
+    cfg = load_config(args.config, ["train.threads=0", "model.dropout=0.1"])
+    result: dict = {"config": args.config, "threads": args.threads, "torch": torch.__version__,
+                    "matmul_peak_gflops": round(matmul_peak(args.threads), 1), "real_data": {}, "synthetic": {}}
+    peak = result["matmul_peak_gflops"] * 1e9
     with tempfile.TemporaryDirectory() as scratch:
+        torch.manual_seed(0)
         trainer = Trainer(cfg, Path(scratch), Console(stderr=True, quiet=True))
-        batches = trainer.epoch_batches(0)
-        stream = iterate_batches(trainer.src_ids, trainer.tgt_ids, batches)
-        real = padded = 0
-        for _ in range(args.warmup):
-            _, b = next(stream)
-            trainer.train_step([b], b.tgt_tokens)
-        rates = []
-        for _ in range(args.steps // args.window):
-            tokens, start = 0, time.perf_counter()
-            for _ in range(args.window):
-                _, b = next(stream)
-                trainer.train_step([b], b.tgt_tokens)
-                tokens += b.tgt_tokens
-                real += b.tgt_tokens
-                padded += b.tgt_out.numel()
-            rates.append(tokens / (time.perf_counter() - start))
-    result = {
-        "config": args.config, "overrides": args.overrides, "steps": args.steps, "window": args.window,
-        "real_target_tokens_per_s_median": round(statistics.median(rates)),
-        "real_target_tokens_per_s_windows": [round(r) for r in rates],
-        "padding_fraction": round(1 - real / padded, 4),
-        "parameters": trainer.model.num_parameters(),
-        "torch": torch.__version__, "threads": torch.get_num_threads(),
-        "machine": platform.processor() or platform.machine(),
-    }
+        nmt_params = trainer.model.num_parameters()
+        vocab = trainer.tok.tgt_vocab_size
+        nmt_batches = trainer.epoch_batches(0)
+        mean_sentences = round(statistics.mean(len(b) for b in nmt_batches))
+        order = list(range(len(trainer.src_ids)))
+        random.Random(0).shuffle(order)  # HF: shuffled sentences, fixed-size batches
+        hf_batches = [order[i : i + mean_sentences] for i in range(0, len(order), mean_sentences)]
+
+        def real(indices: list[list[int]]) -> Callable[[], list[Batch]]:
+            return lambda: [collate([trainer.src_ids[i] for i in b], [trainer.tgt_ids[i] for i in b]) for b in indices]
+
+        g = torch.Generator().manual_seed(0)
+        synthetic = [collate(torch.randint(4, vocab, (128, 31), generator=g).tolist(),
+                             torch.randint(4, vocab, (128, 31), generator=g).tolist()) for _ in range(4)]
+        systems = {"nmt": (lambda data: nmt_stepper(trainer, data), nmt_params)}
+        if "hf" in args.systems:
+            torch.manual_seed(0)
+            hf = hf_model(vocab, cfg.model)
+            systems["hf-marian"] = (lambda data: hf_stepper(hf, data, cfg.train.label_smoothing),
+                                    sum(p.numel() for p in hf.parameters()))
+        for name, (make, params) in systems.items():
+            batches = real(nmt_batches if name == "nmt" else hf_batches)
+            for kind, data in (("real_data", cycle(batches)), ("synthetic", cycle(lambda: synthetic))):
+                figures = windows(make(data), args.warmup, args.steps, args.window)
+                figures["parameters"] = params
+                figures["mfu"] = round(6 * params * figures["real_target_tokens_per_s"] / peak, 3)
+                result[kind][name] = figures
+                print(f"{name:>10} {kind:>10}: {figures['real_target_tokens_per_s']:6d} real target tok/s, "
+                      f"padding {figures['padding_fraction']:.1%}, MFU {figures['mfu']:.1%}", flush=True)
+        result["mean_sentences_per_batch"] = mean_sentences
+    if "hf-marian" in result["real_data"]:
+        result["ratio_nmt_over_hf_real_data"] = round(
+            result["real_data"]["nmt"]["real_target_tokens_per_s"]
+            / result["real_data"]["hf-marian"]["real_target_tokens_per_s"], 3)
     report(result, args.out)
 
 
