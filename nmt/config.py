@@ -38,6 +38,7 @@ class ModelConfig:
     decoder_layers: int = 3
     dropout: float = 0.1
     attention_dropout: float = 0.0
+    activation_dropout: float = 0.0  # inside the FFN, after the activation (the paper, fairseq, Marian: none)
     activation: Literal["relu", "gelu"] = "relu"
     norm: Literal["pre", "post"] = "pre"  # where LayerNorm sits relative to each residual block
     max_positions: int = 256  # longest sequence (subword tokens, incl. <s>/</s>) the model accepts
@@ -48,7 +49,7 @@ class ModelConfig:
                f"d_model ({self.d_model}) must be divisible by heads ({self.heads})")
         for key in ("d_model", "heads", "ffn_dim", "encoder_layers", "decoder_layers", "max_positions"):
             _check(getattr(self, key) > 0, f"model.{key}", "must be positive")
-        for key in ("dropout", "attention_dropout"):
+        for key in ("dropout", "attention_dropout", "activation_dropout"):
             _check(0.0 <= getattr(self, key) < 1.0, f"model.{key}", "must be in [0, 1)")
 
 

@@ -68,7 +68,7 @@ class EncoderLayer(nn.Module):
         super().__init__()
         pre = cfg.norm == "pre"
         self.self_attn = SelfAttention(cfg.d_model, cfg.heads, cfg.attention_dropout)
-        self.ffn = FeedForward(cfg.d_model, cfg.ffn_dim, cfg.activation, cfg.dropout)
+        self.ffn = FeedForward(cfg.d_model, cfg.ffn_dim, cfg.activation, cfg.activation_dropout)
         self.res_attn = _Residual(cfg.d_model, cfg.dropout, pre)
         self.res_ffn = _Residual(cfg.d_model, cfg.dropout, pre)
 
@@ -86,7 +86,7 @@ class DecoderLayer(nn.Module):
         pre = cfg.norm == "pre"
         self.self_attn = SelfAttention(cfg.d_model, cfg.heads, cfg.attention_dropout)
         self.cross_attn = CrossAttention(cfg.d_model, cfg.heads, cfg.attention_dropout)
-        self.ffn = FeedForward(cfg.d_model, cfg.ffn_dim, cfg.activation, cfg.dropout)
+        self.ffn = FeedForward(cfg.d_model, cfg.ffn_dim, cfg.activation, cfg.activation_dropout)
         self.res_self = _Residual(cfg.d_model, cfg.dropout, pre)
         self.res_cross = _Residual(cfg.d_model, cfg.dropout, pre)
         self.res_ffn = _Residual(cfg.d_model, cfg.dropout, pre)
