@@ -95,6 +95,10 @@ def forced_protocol(threads: int, repeats: int, systems: list[str]) -> dict:
     for beam in (1, 5):
         if "nmt" in systems:
             run("nmt", lambda b: nmt_forced(model, sources, b), beam)
+    if "nmt-int8" in systems:  # dynamic int8 quantization of every nn.Linear (weights int8, activations on the fly)
+        quantized = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        for beam in (1, 5):
+            run("nmt-int8", lambda b: nmt_forced(quantized, sources, b), beam)
     if any(s.startswith("ctranslate2") for s in systems):
         import ctranslate2
 
@@ -128,6 +132,10 @@ def forced_protocol(threads: int, repeats: int, systems: list[str]) -> dict:
 
 
 def real_data(run: str, threads: int, repeats: int) -> dict:
+    import dataclasses
+
+    import sacrebleu
+
     from nmt.corpora import load_splits
     from nmt.export import CT2Translator, export_ctranslate2
     from nmt.translate import Translator
@@ -136,19 +144,25 @@ def real_data(run: str, threads: int, repeats: int) -> dict:
     d = translator.cfg.data
     tests = load_splits(d.corpus, d.src_lang, d.tgt_lang, d.root, None, None, d.test).tests
     name = next(iter(tests))
-    sources = tests[name].src
+    sources, refs = tests[name].src, tests[name].tgt
     out: dict = {"run": run, "test": name, "sentences": len(sources), "batch_size": translator.cfg.decode.batch_size}
+    quantized = dataclasses.replace(translator, model=torch.ao.quantization.quantize_dynamic(
+        translator.model, {torch.nn.Linear}, dtype=torch.qint8))
     with tempfile.TemporaryDirectory() as tmp:
         folder = export_ctranslate2(run, Path(tmp) / "ct2")
         ct2 = CT2Translator(translator, folder, threads)
         for beam in (1, 5):
             for system, fn in (("nmt", lambda b: translator(sources, beam_size=b)),
+                               ("nmt-int8", lambda b: quantized(sources, beam_size=b)),
                                ("ctranslate2-float32", lambda b: ct2.translate(sources, beam_size=b))):
-                fn(beam)
+                hyps = fn(beam)
                 median, times = timed(lambda fn=fn, b=beam: fn(b), repeats)
+                bleu = sacrebleu.corpus_bleu(hyps, [refs]).score
                 out.setdefault(system, {})[f"beam{beam}"] = {"sentences_per_s": round(len(sources) / median, 1),
-                                                             "seconds": [round(t, 2) for t in times]}
-                print(f"{system:>24} beam {beam} ({name}): {len(sources) / median:8.1f} sentences/s", flush=True)
+                                                             "seconds": [round(t, 2) for t in times],
+                                                             "bleu": round(bleu, 2)}
+                print(f"{system:>24} beam {beam} ({name}): {len(sources) / median:8.1f} sentences/s, "
+                      f"BLEU {bleu:.2f}", flush=True)
     return out
 
 
@@ -157,7 +171,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--systems", nargs="+", default=["nmt", "ctranslate2-float32", "ctranslate2-int8", "hf"])
+    parser.add_argument("--systems", nargs="+",
+                        default=["nmt", "nmt-int8", "ctranslate2-float32", "ctranslate2-int8", "hf"])
     parser.add_argument("--run", default=None, help="a trained run for the real-data figures")
     parser.add_argument("--sentences", type=int, default=1000, help="fewer for a quick check")
     parser.add_argument("--out", type=Path, default=None)
