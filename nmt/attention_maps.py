@@ -2,8 +2,8 @@
 
 The weights come from the model's readable attention path (:func:`nmt.attention.attention_reference`), switched
 on for one teacher-forced pass over the source and the chosen output: the fast SDPA path returns no weights.
-Rows of decoder maps are output positions (the token being predicted, ``</s>`` last); columns of cross-attention
-are source positions (``</s>`` last).
+Cross-attention rows are the output tokens being predicted (``</s>`` last) and its columns the source tokens
+(``</s>`` last); decoder masked self-attention is labelled on both axes by the decoder's inputs (``<s>`` first).
 """
 
 from __future__ import annotations
@@ -44,8 +44,9 @@ class AttentionMaps:
         """(row labels, column labels)."""
         if kind == "self":
             return self.src_tokens, self.src_tokens
-        if kind == "masked":
-            return self.tgt_tokens, self.tgt_tokens
+        if kind == "masked":  # position i reads decoder input i (<s> y1 .. yn) and sees inputs 0..i
+            inputs = ["<s>", *self.tgt_tokens[:-1]]
+            return inputs, inputs
         return self.tgt_tokens, self.src_tokens
 
     def matrix(self, kind: Kind, layer: int = -1, head: int | None = None) -> Tensor:
