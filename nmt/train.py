@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import random
+import shutil
 import signal
 import sys
 import threading
@@ -273,6 +274,7 @@ class Trainer:
     def _save_last(self) -> None:
         if self.dist.main:
             save_checkpoint(checkpoint_dir(self.run_dir, "last"), self.model, self.optimizer, self.state)
+            mark_latest(self.run_dir)  # the newest run with a checkpoint: what translate/eval use by default
         distributed.barrier(self.dist)
 
     @torch.no_grad()
@@ -292,6 +294,7 @@ class Trainer:
             save_checkpoint(checkpoint_dir(self.run_dir, "last"), self.model, self.optimizer, s)
             if improved or not has_checkpoint(self.run_dir, "best"):
                 save_checkpoint(checkpoint_dir(self.run_dir, "best"), self.model, None, s)
+            mark_latest(self.run_dir)
             metrics.write(record)
             progress.log_validation(record, improved)
             stop = bool(t.patience) and s["bad_validations"] >= t.patience
@@ -332,13 +335,18 @@ def train(config: str | Path | None = None, overrides: list[str] | None = None, 
         raise NmtError(f"{folder}: a trained run is already there; continue it with --resume or choose another "
                        "name with --set name=NEW_NAME")
     main = int(os.environ.get("RANK", "0")) == 0  # under torchrun only rank 0 writes
-    with ExitStack() as stack:
-        if main:
-            check_writable(folder)
-            stack.enter_context(RunLock(folder))
-            save_config(cfg, folder / CONFIG_FILE)
-            mark_latest(folder)
-        trainer = Trainer(cfg, folder, console)
-        if resume:
-            trainer.resume()
-        return trainer.fit()
+    created = not folder.exists()
+    try:
+        with ExitStack() as stack:
+            if main:
+                check_writable(folder)
+                stack.enter_context(RunLock(folder))
+                save_config(cfg, folder / CONFIG_FILE)
+            trainer = Trainer(cfg, folder, console)
+            if resume:
+                trainer.resume()
+            return trainer.fit()
+    except NmtError:
+        if main and created and not has_checkpoint(folder, "last"):  # a run that never started leaves nothing
+            shutil.rmtree(folder, ignore_errors=True)
+        raise

@@ -137,3 +137,17 @@ def test_every_pair_filtered_out_names_the_fix(tmp_path):
     cfg_path.write_text(write_synthetic_corpus(tmp_path).replace("data:\n", "data:\n  max_tokens: 1\n"))
     with pytest.raises(NmtError, match="every training pair was filtered out.*raise data.max_tokens"):
         train(cfg_path, run_dir=tmp_path / "run")
+
+
+def test_a_failed_start_leaves_no_run_and_keeps_latest(tmp_path):
+    from nmt.checkpoint import resolve_run
+
+    cfg_path = tmp_path / "cfg.yaml"
+    cfg_path.write_text(write_synthetic_corpus(tmp_path) + "train:\n  max_steps: 2\n  valid_every: 2\n")
+    good = train(cfg_path, overrides=[f"runs_root={tmp_path / 'runs'}"]).run_dir
+    (tmp_path / "bad.tsv").write_text("no tab here\n")
+    with pytest.raises(NmtError, match="no tab"):
+        train(cfg_path, overrides=[f"runs_root={tmp_path / 'runs'}", "name=broken",
+                                   "data.train=" + str(tmp_path / "bad.tsv")])
+    assert not (tmp_path / "runs" / "broken").exists()
+    assert resolve_run(None, str(tmp_path / "runs")) == good  # translate/eval still find the good run
