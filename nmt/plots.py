@@ -104,8 +104,12 @@ def read_metrics(run_dir: Path) -> list[dict]:
 def plot_training(run_dir: Path, path: Path | None = None) -> Path:
     """Training and validation loss, validation BLEU and learning rate over steps, as one PNG."""
     records = read_metrics(run_dir)
-    train = [r for r in records if "loss" in r]
-    valid = [r for r in records if "valid_loss" in r]
+
+    def last_per_step(rows: list[dict]) -> list[dict]:  # after a resume the replayed steps are logged again
+        return sorted({r["step"]: r for r in rows}.values(), key=lambda r: r["step"])
+
+    train = last_per_step([r for r in records if "loss" in r])
+    valid = last_per_step([r for r in records if "valid_loss" in r])
     if not train and not valid:
         raise NmtError(f"{run_dir / METRICS_FILE}: no training records to plot yet")
     plt = _pyplot()
