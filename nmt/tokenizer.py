@@ -47,8 +47,8 @@ class Tokenizer:
     def decode_tgt(self, ids: Sequence[Sequence[int]]) -> list[str]:
         return [text.strip() for text in self.tgt.decode([list(x) for x in ids])]
 
-    def src_pieces(self, line: str) -> list[str]:
-        return self.src.encode(line, out_type=str) + [EOS]
+    def src_pieces(self, ids: Sequence[int]) -> list[str]:
+        return [self.src.id_to_piece(i) for i in ids]
 
     def tgt_pieces(self, ids: Sequence[int]) -> list[str]:
         return [self.tgt.id_to_piece(i) for i in ids]

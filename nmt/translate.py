@@ -125,8 +125,7 @@ class Translator:
                 out.append(Explanation(line, "", None, []))
                 continue
             best = nbest[0].tokens
-            src_tokens = [self.tok.src.id_to_piece(i) for i in ids[:-1]] + ["</s>"]
-            maps = explain_ids(self.model, ids, best, src_tokens, self.tok.tgt_pieces(best))
+            maps = explain_ids(self.model, ids, best, self.tok.src_pieces(ids), self.tok.tgt_pieces(best))
             alignment = word_alignment(maps.matrix("cross", layer, head), maps.src_tokens, maps.tgt_tokens)
             out.append(Explanation(line, self.tok.decode_tgt([best])[0], maps, alignment))
         return out
