@@ -121,8 +121,6 @@ class CrossAttention(_MultiHead):
         together as g * T queries over the sentence's one copy of K and V."""
         (q,) = self._split(self.q(x), 1)  # (B, H, T, Dh)
         n, group = kv[0].size(0), x.size(0) // kv[0].size(0)
-        if group == 1:
-            return self._attend(q, kv[0], kv[1], mask, causal=False)
         b, h, t, dh = q.shape
         q = q.view(n, group, h, t, dh).transpose(1, 2).reshape(n, h, group * t, dh)  # beams as queries
         out = self._heads(q, kv[0], kv[1], mask, causal=False)  # (n, H, g*T, Dh)

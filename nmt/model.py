@@ -114,7 +114,7 @@ class Transformer(nn.Module):
 
     def init_cache(self, enc: Encoded, max_len: int) -> DecoderCache:
         """A cache for up to ``max_len`` decoding steps; cross-attention K/V are computed here, once."""
-        n, s = enc.memory.shape[:2]
+        n = enc.memory.size(0)
         heads, head_dim = self.cfg.heads, self.cfg.d_model // self.cfg.heads
         self_kv = [
             (enc.memory.new_empty(n, heads, max_len, head_dim), enc.memory.new_empty(n, heads, max_len, head_dim))

@@ -44,7 +44,9 @@ def output_limits(src: Tensor, max_len_a: float, max_len_b: int, max_positions: 
     return (max_len_a * src_len + max_len_b).long().clamp(min=1, max=max_positions)
 
 
-def _step_scores(model: Decoder, last: Tensor, cache, t: int, min_len: int, at_limit: Tensor) -> tuple[Tensor, Tensor]:  # noqa: ANN001,E501
+def _step_scores(
+    model: Decoder, last: Tensor, cache, t: int, min_len: int, at_limit: Tensor  # noqa: ANN001
+) -> tuple[Tensor, Tensor]:
     """(logits (N, V), logsumexp (N, 1)): log p(next | prefix) = logits - logsumexp, left unsubtracted so that
     search adds it to running scores in one pass. <pad>/<s> are banned, </s> banned before ``min_len`` and
     forced at the limit (bans change no probability: they act after the normaliser is taken)."""
