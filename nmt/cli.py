@@ -89,6 +89,8 @@ def translate(
         from nmt.checkpoint import atomic_write_text
         from nmt.translate import Translator, read_input
 
+        if engine not in ("nmt", "ctranslate2"):
+            raise NmtError(f"--engine {engine!r}: choose nmt or ctranslate2")
         lines = list(text) if text else read_input(input)
         translator = Translator.load(run, checkpoint, device, runs_root)
         if engine == "ctranslate2":
@@ -97,8 +99,6 @@ def translate(
             if attention or show_attention or align or n_best > 1:
                 raise NmtError("--engine ctranslate2 gives translations only; drop --attention/--align/--n-best")
             out = CT2Translator(translator).translate(lines, beam)
-        elif engine != "nmt":
-            raise NmtError(f"--engine {engine!r}: choose nmt or ctranslate2")
         elif attention or show_attention or align:
             from nmt.plots import translate_with_attention
 

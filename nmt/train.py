@@ -37,7 +37,7 @@ from nmt.errors import NmtError
 from nmt.model import Transformer
 from nmt.prepare import prepare
 from nmt.progress import MetricsLog, TrainProgress
-from nmt.translate import translate_lines
+from nmt.translate import search_options, translate_lines
 
 
 @dataclass
@@ -128,6 +128,7 @@ class Trainer:
         if self.dist.main:
             distributed.barrier(self.dist)
         self.tok, self.src_ids, self.tgt_ids, self.valid = data.tok, data.src_ids, data.tgt_ids, data.valid
+        self._valid_ids: tuple[list[list[int]], list[list[int]]] | None = None
         self.model = Transformer(cfg.model, self.tok.src_vocab_size, self.tok.tgt_vocab_size).to(self.device)
         self.loss = LossModule(self.model, cfg.train.label_smoothing)
         if self.dist.enabled:
@@ -303,20 +304,20 @@ class Trainer:
 
     def validation_scores(self, valid: Parallel, bleu_sentences: int) -> dict[str, float]:
         self.model.eval()
-        src_ids, tgt_ids = self.tok.encode_src(valid.src), self.tok.encode_tgt(valid.tgt)
-        keep = [i for i, (a, b) in enumerate(zip(src_ids, tgt_ids))
-                if len(a) <= self.cfg.model.max_positions and len(b) < self.cfg.model.max_positions]
-        src_ids, tgt_ids = [src_ids[i] for i in keep], [tgt_ids[i] for i in keep]
+        if self._valid_ids is None:  # the validation text never changes: encode it once
+            src_ids, tgt_ids = self.tok.encode_src(valid.src), self.tok.encode_tgt(valid.tgt)
+            keep = [i for i, (a, b) in enumerate(zip(src_ids, tgt_ids))
+                    if len(a) <= self.cfg.model.max_positions and len(b) < self.cfg.model.max_positions]
+            self._valid_ids = [src_ids[i] for i in keep], [tgt_ids[i] for i in keep]
+        src_ids, tgt_ids = self._valid_ids
         loss, tokens = 0.0, 0
         for _, batch in iterate_batches(src_ids, tgt_ids, token_batches(
                 [len(x) for x in src_ids], [len(x) for x in tgt_ids], self.cfg.train.batch_tokens)):
             loss += float(batch_loss(self.model, batch.to(self.device), 0.0))
             tokens += batch.tgt_tokens
         n = len(valid) if not bleu_sentences else min(bleu_sentences, len(valid))
-        d = self.cfg.decode
-        hyps = translate_lines(self.model, self.tok, valid.src[:n], beam_size=1, alpha=d.length_penalty,
-                               max_len_a=d.max_len_a, max_len_b=d.max_len_b, batch_size=d.batch_size,
-                               device=self.device)
+        hyps = translate_lines(self.model, self.tok, valid.src[:n],
+                               **search_options(self.cfg.decode, self.device, beam_size=1))
         bleu = sacrebleu.corpus_bleu([h[0][0] for h in hyps], [valid.tgt[:n]]).score
         return {"valid_loss": loss / max(tokens, 1), "valid_ppl": math.exp(min(loss / max(tokens, 1), 50.0)),
                 "valid_bleu": bleu}

@@ -61,6 +61,12 @@ def translate_lines(
             else [("", 0.0)] for nbest in hyps]
 
 
+def search_options(d: DecodeConfig, device: torch.device, beam_size: int | None = None) -> dict[str, Any]:
+    """Keyword arguments for :func:`search_lines` from a run's decode settings (``beam_size`` overrides)."""
+    return {"beam_size": beam_size or d.beam_size, "alpha": d.length_penalty, "max_len_a": d.max_len_a,
+            "max_len_b": d.max_len_b, "batch_size": d.batch_size, "device": device}
+
+
 @dataclass
 class Explanation:
     """One translation with its attention weights and word alignment."""
@@ -103,22 +109,17 @@ class Translator:
                   **decode: float) -> list[list[tuple[str, float]]]:
         """Translate sentences; returns per line the n-best (text, score) list. ``decode`` overrides
         DecodeConfig fields (length_penalty, max_len_a, max_len_b, batch_size)."""
-        d = DecodeConfig(**{**self.cfg.decode.__dict__, **decode})
-        k = beam_size or d.beam_size
-        if n_best > k:
-            raise NmtError(f"--n-best {n_best} exceeds the beam size {k}; raise --beam")
-        return translate_lines(self.model, self.tok, lines, beam_size=k, alpha=d.length_penalty,
-                               max_len_a=d.max_len_a, max_len_b=d.max_len_b, batch_size=d.batch_size,
-                               device=self.device, n_best=n_best)
+        options = search_options(DecodeConfig(**{**self.cfg.decode.__dict__, **decode}), self.device, beam_size)
+        if n_best > options["beam_size"]:
+            raise NmtError(f"--n-best {n_best} exceeds the beam size {options['beam_size']}; raise --beam")
+        return translate_lines(self.model, self.tok, lines, n_best=n_best, **options)
 
     def explain(self, lines: list[str], beam_size: int | None = None, layer: int = ALIGN_LAYER,
                 head: int | None = None) -> list[Explanation]:
         """Best translation of each line with all attention weights (encoder self, decoder masked self, cross)
         and a word alignment from the cross-attention of ``layer`` (mean over heads unless ``head``)."""
-        d = self.cfg.decode
-        src_ids, hyps = search_lines(self.model, self.tok, lines, beam_size=beam_size or d.beam_size,
-                                     alpha=d.length_penalty, max_len_a=d.max_len_a, max_len_b=d.max_len_b,
-                                     batch_size=d.batch_size, device=self.device)
+        src_ids, hyps = search_lines(self.model, self.tok, lines,
+                                     **search_options(self.cfg.decode, self.device, beam_size))
         out = []
         for line, ids, nbest in zip(lines, src_ids, hyps):
             if not nbest:
