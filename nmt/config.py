@@ -61,11 +61,12 @@ class TokenizerConfig:
     vocab_size: int = 8000
     joint: bool = True  # one vocabulary for source and target
     character_coverage: float = 1.0
-    sample_sentences: int = 2_000_000  # SentencePiece trains on at most this many sentences (a random sample)
+    sample_sentences: int = 1_000_000  # SentencePiece trains on at most this many sentences (seeded sample; 0: all)
 
     def validate(self) -> None:
         _check(self.vocab_size >= 16, "tokenizer.vocab_size", "must be at least 16")
         _check(0.9 <= self.character_coverage <= 1.0, "tokenizer.character_coverage", "must be in [0.9, 1]")
+        _check(self.sample_sentences >= 0, "tokenizer.sample_sentences", "must be 0 (every sentence) or positive")
 
 
 @dataclass
@@ -86,6 +87,9 @@ class DataConfig:
     test: dict[str, str] = field(default_factory=dict)  # test-set name -> file spec
     max_tokens: int = 100  # training pairs longer than this (subword tokens) on either side are dropped
     max_ratio: float = 3.0  # training pairs whose length ratio exceeds this are dropped
+    num_proc: int = 0  # processes that tokenize the training data (0: one per core over 50,000 pairs, else 1)
+    streaming: bool = False  # read the training data as a stream each epoch: never copied, cached or held in memory
+    buffer_pairs: int = 100_000  # streaming: pairs read, sorted by length and batched together
 
     def validate(self) -> None:
         _check(self.corpus is not None or self.train is not None, "data.train",
@@ -93,6 +97,8 @@ class DataConfig:
         _check(self.src_lang != self.tgt_lang, "data.tgt_lang", "must differ from data.src_lang")
         _check(self.max_tokens > 0, "data.max_tokens", "must be positive")
         _check(self.max_ratio >= 1.0, "data.max_ratio", "must be at least 1")
+        _check(self.num_proc >= 0, "data.num_proc", "must be 0 (automatic) or positive")
+        _check(self.buffer_pairs > 0, "data.buffer_pairs", "must be positive")
 
 
 @dataclass

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nmt.constants import DATA_ENV
-from nmt.data import Parallel, Splits, read_pair, read_parallel, read_tsv
+from nmt.data import Parallel, Splits, read_dataset, read_pair, read_parallel, read_tsv
 from nmt.errors import NmtError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -77,7 +77,7 @@ def load_splits(corpus: str | None, src_lang: str, tgt_lang: str, root: str | No
             raise NmtError(f"data.corpus: unknown corpus '{corpus}'; choose one of {sorted(NAMED)} or null")
         splits = NAMED[corpus](src_lang, tgt_lang, root, download)
     if train:
-        splits.train = read_parallel(train, src_lang, tgt_lang, "train")
+        splits.train = read_dataset(train, src_lang, tgt_lang, "train")  # Arrow: memory-mapped, not in Python
     if valid:
         splits.valid = read_parallel(valid, src_lang, tgt_lang, "validation")
     for name, spec in (tests or {}).items():

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import json
-import random
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -30,7 +32,7 @@ class Parallel:
 
 @dataclass
 class Splits:
-    train: Parallel | None
+    train: Parallel | Any  # a named corpus's pairs, or a file spec as a datasets.Dataset (src, tgt columns)
     valid: Parallel | None
     tests: dict[str, Parallel] = field(default_factory=dict)
 
@@ -43,21 +45,30 @@ def _datasets():  # noqa: ANN202 - imported lazily: `datasets` takes a second to
     return datasets
 
 
-def read_lines(path: Path) -> list[str]:
-    """Lines of a UTF-8 text file (through `datasets`); errors name the file and line."""
+def text_dataset(path: Path, streaming: bool = False):  # noqa: ANN201 - datasets.Dataset | IterableDataset
+    """A UTF-8 text file as a `datasets` table with one ``text`` row per line: Arrow, memory-mapped and cached
+    (``streaming``: read as it is iterated, never copied). Errors name the file and line."""
     if not path.is_file():
         raise NmtError(f"{path}: file not found")
     if path.stat().st_size == 0:
         raise NmtError(f"{path}: file is empty")
     ds = _datasets()
     try:
-        lines = list(ds.load_dataset("text", data_files=str(path), split="train")["text"])
+        return ds.load_dataset("text", data_files=str(path), split="train", streaming=streaming)
     except ds.exceptions.DatasetGenerationError as err:
         if isinstance(err.__cause__, UnicodeDecodeError) or isinstance(err.__context__, UnicodeDecodeError):
-            raise NmtError(f"{path}: line {_first_bad_utf8_line(path)}: not UTF-8 text; convert the file "
-                           "to UTF-8 (e.g. with iconv)") from None
+            raise not_utf8(path) from None
         raise
-    return lines
+
+
+def not_utf8(path: Path) -> NmtError:
+    return NmtError(f"{path}: line {_first_bad_utf8_line(path)}: not UTF-8 text; convert the file to UTF-8 "
+                    "(e.g. with iconv)")
+
+
+def read_lines(path: Path) -> list[str]:
+    """Lines of a UTF-8 text file (through `datasets`); errors name the file and line."""
+    return list(text_dataset(path)["text"])
 
 
 def _first_bad_utf8_line(path: Path) -> int:
@@ -71,76 +82,170 @@ def _first_bad_utf8_line(path: Path) -> int:
 
 
 def read_parallel(spec: str, src_lang: str, tgt_lang: str, split: str = "train") -> Parallel:
-    """Read one file spec: ``x.tsv``, ``x.jsonl``, a prefix (``x.<src>`` + ``x.<tgt>``) or ``hub:NAME[/CONFIG]``."""
+    """Read one file spec into lists: ``x.tsv``, ``x.jsonl``, a prefix (``x.<src>`` + ``x.<tgt>``) or
+    ``hub:NAME[/CONFIG]``."""
+    table = read_dataset(spec, src_lang, tgt_lang, split)
+    return Parallel(list(table["src"]), list(table["tgt"]), table.info.description)
+
+
+def read_dataset(spec: str, src_lang: str, tgt_lang: str, split: str = "train"):  # noqa: ANN201 - datasets.Dataset
+    """One file spec as a `datasets` table with ``src`` and ``tgt`` columns (Arrow: memory-mapped and cached,
+    so a corpus bigger than memory is never loaded into Python objects); ``info.description`` names it."""
     if spec.startswith("hub:"):
-        return _read_hub(spec[4:], src_lang, tgt_lang, split)
+        name = spec[4:]
+        dataset, _, config = name.partition("/")
+        ds = _datasets()
+        try:
+            rows = ds.load_dataset(dataset, config or None, split=split)
+        except Exception as err:  # network, missing dataset or split: all user-facing
+            raise NmtError(f"hub:{name}: could not load split '{split}' ({type(err).__name__}: {err})") from None
+        return _named(_from_translation_rows(rows, src_lang, tgt_lang, f"{spec}[{split}]"), f"{spec}[{split}]")
     path = Path(spec).expanduser()
     if path.suffix == ".tsv":
-        return read_tsv(path)
+        return _named(_read_tsv(path), str(path))
     if path.suffix in (".jsonl", ".json"):
-        return _read_jsonl(path, src_lang, tgt_lang)
+        if not path.is_file():
+            raise NmtError(f"{path}: file not found")
+        ds = _datasets()
+        try:
+            rows = ds.load_dataset("json", data_files=str(path), split="train")
+        except ds.exceptions.DatasetGenerationError:
+            raise NmtError(f"{path}: not valid JSON lines; each line needs "
+                           f'{{"translation": {{"{src_lang}": ..., "{tgt_lang}": ...}}}}') from None
+        return _named(_from_translation_rows(rows, src_lang, tgt_lang, str(path)), str(path))
     src_path, tgt_path = Path(f"{path}.{src_lang}"), Path(f"{path}.{tgt_lang}")
     if not src_path.is_file() and not tgt_path.is_file() and not path.parent.is_dir():
         raise NmtError(f"{spec}: no such folder; a file spec is x.tsv, x.jsonl, a prefix or hub:NAME")
-    return read_pair(src_path, tgt_path)
+    return _pair_table(src_path, tgt_path)
+
+
+def _pair_table(src_path: Path, tgt_path: Path):  # noqa: ANN202
+    src, tgt = text_dataset(src_path), text_dataset(tgt_path)
+    if len(src) != len(tgt):
+        raise NmtError(f"{src_path} has {len(src)} lines but {tgt_path} has {len(tgt)}; "
+                       "parallel files need one line per sentence on both sides")
+    table = _datasets().concatenate_datasets([src.rename_column("text", "src"), tgt.rename_column("text", "tgt")],
+                                             axis=1)
+    return _named(table, f"{src_path} + {tgt_path}")
 
 
 def read_pair(src_path: Path, tgt_path: Path) -> Parallel:
     """Two line-aligned plain-text files."""
-    src, tgt = read_lines(src_path), read_lines(tgt_path)
-    if len(src) != len(tgt):
-        raise NmtError(f"{src_path} has {len(src)} lines but {tgt_path} has {len(tgt)}; "
-                       "parallel files need one line per sentence on both sides")
-    return Parallel(src, tgt, f"{src_path} + {tgt_path}")
+    table = _pair_table(src_path, tgt_path)
+    return Parallel(list(table["src"]), list(table["tgt"]), table.info.description)
+
+
+def stream_pairs(spec: str, src_lang: str, tgt_lang: str) -> Callable[[], Iterator[tuple[str, str]]]:
+    """A file spec as a stream: each call of the result reads (source, target) pairs from the start, through
+    `datasets` streaming, without copying or caching the corpus. Errors name the file and line as they are met."""
+    ds = _datasets()
+    if spec.startswith("hub:"):
+        dataset, _, config = spec[4:].partition("/")
+
+        def hub() -> Iterator[tuple[str, str]]:
+            for row in ds.load_dataset(dataset, config or None, split="train", streaming=True):
+                pair = row.get("translation") or {}
+                yield pair.get(src_lang) or "", pair.get(tgt_lang) or ""
+
+        return hub
+    path = Path(spec).expanduser()
+    if path.suffix in (".jsonl", ".json"):
+        if not path.is_file():
+            raise NmtError(f"{path}: file not found")
+
+        def jsonl() -> Iterator[tuple[str, str]]:
+            for number, row in enumerate(ds.load_dataset("json", data_files=str(path), split="train",
+                                                         streaming=True), 1):
+                pair = row.get("translation")
+                if not isinstance(pair, dict) or src_lang not in pair or tgt_lang not in pair:
+                    raise NmtError(f"{path}: row {number}: translation lacks '{src_lang}' or '{tgt_lang}'")
+                yield pair[src_lang] or "", pair[tgt_lang] or ""
+
+        return jsonl
+    if path.suffix == ".tsv":
+        text_dataset(path, streaming=True)  # missing or empty: fail now, not at the first epoch
+
+        def tsv() -> Iterator[tuple[str, str]]:
+            for number, line in enumerate(_stream_lines(path), 1):
+                a, b = split_tab(line)
+                if b is None:
+                    raise NmtError(f"{path}: line {number}: no tab; each line needs source<TAB>target")
+                yield a, b
+
+        return tsv
+    src_path, tgt_path = Path(f"{path}.{src_lang}"), Path(f"{path}.{tgt_lang}")
+    text_dataset(src_path, streaming=True), text_dataset(tgt_path, streaming=True)
+
+    def prefix() -> Iterator[tuple[str, str]]:
+        count = 0
+        for a, b in itertools.zip_longest(_stream_lines(src_path), _stream_lines(tgt_path)):
+            if a is None or b is None:
+                raise NmtError(f"{src_path} and {tgt_path} differ in length after line {count}; parallel files "
+                               "need one line per sentence on both sides")
+            count += 1
+            yield a, b
+
+    return prefix
+
+
+def _stream_lines(path: Path) -> Iterator[str]:
+    try:
+        for batch in text_dataset(path, streaming=True).iter(batch_size=10_000):
+            yield from batch["text"]
+    except UnicodeDecodeError:
+        raise not_utf8(path) from None
+
+
+def _named(table, origin: str):  # noqa: ANN001, ANN202
+    table.info.description = origin
+    return table
+
+
+def split_tab(line: str) -> tuple[str, str | None]:
+    """A TSV line -> (first column, second column or None without a tab); extra columns are ignored."""
+    a, tab, b = line.partition("\t")
+    return a, (b.split("\t", 1)[0] if tab else None)
+
+
+def _split_tabs(batch: dict) -> dict:
+    src, tgt = zip(*map(split_tab, batch["text"])) if batch["text"] else ((), ())
+    return {"src": list(src), "tgt": list(tgt)}
+
+
+def _read_tsv(path: Path):  # noqa: ANN202
+    table = text_dataset(path).map(_split_tabs, batched=True, batch_size=10_000, remove_columns=["text"])
+    column = table.data.column("tgt")
+    if column.null_count:
+        import pyarrow.compute as pc
+
+        line = pc.index(pc.is_null(column), True).as_py() + 1
+        raise NmtError(f"{path}: line {line}: no tab; each line needs source<TAB>target")
+    return table
 
 
 def read_tsv(path: Path, swap: bool = False) -> Parallel:
     """Two tab-separated columns: source<TAB>target (``swap``: target<TAB>source); extra columns are ignored."""
-    src, tgt = [], []
-    for number, line in enumerate(read_lines(path), 1):
-        cols = line.split("\t")
-        if len(cols) < 2:
-            raise NmtError(f"{path}: line {number}: no tab; each line needs source<TAB>target")
-        a, b = (cols[1], cols[0]) if swap else (cols[0], cols[1])
-        src.append(a)
-        tgt.append(b)
-    return Parallel(src, tgt, str(path))
+    table = _read_tsv(path)
+    src, tgt = list(table["src"]), list(table["tgt"])
+    return Parallel(tgt, src, str(path)) if swap else Parallel(src, tgt, str(path))
 
 
-def _read_jsonl(path: Path, src_lang: str, tgt_lang: str) -> Parallel:
-    if not path.is_file():
-        raise NmtError(f"{path}: file not found")
-    ds = _datasets()
-    try:
-        rows = ds.load_dataset("json", data_files=str(path), split="train")
-    except ds.exceptions.DatasetGenerationError:
-        raise NmtError(f"{path}: not valid JSON lines; each line needs "
-                       f'{{"translation": {{"{src_lang}": ..., "{tgt_lang}": ...}}}}') from None
-    return _from_translation_rows(rows, src_lang, tgt_lang, str(path))
-
-
-def _read_hub(name: str, src_lang: str, tgt_lang: str, split: str) -> Parallel:
-    dataset, _, config = name.partition("/")
-    ds = _datasets()
-    try:
-        rows = ds.load_dataset(dataset, config or None, split=split)
-    except Exception as err:  # network, missing dataset or split: all user-facing
-        raise NmtError(f"hub:{name}: could not load split '{split}' ({type(err).__name__}: {err})") from None
-    return _from_translation_rows(rows, src_lang, tgt_lang, f"hub:{name}[{split}]")
-
-
-def _from_translation_rows(rows, src_lang: str, tgt_lang: str, origin: str) -> Parallel:  # noqa: ANN001
+def _from_translation_rows(rows, src_lang: str, tgt_lang: str, origin: str):  # noqa: ANN001, ANN202
     if "translation" not in rows.column_names:
         raise NmtError(f"{origin}: no 'translation' field; rows need "
                        f'{{"translation": {{"{src_lang}": ..., "{tgt_lang}": ...}}}}')
-    src, tgt = [], []
-    for number, pair in enumerate(rows["translation"], 1):
-        if not isinstance(pair, dict) or src_lang not in pair or tgt_lang not in pair:
-            raise NmtError(f"{origin}: row {number}: translation lacks '{src_lang}' or '{tgt_lang}'; "
-                           f"found {json.dumps(pair, ensure_ascii=False)[:80]}")
-        src.append(pair[src_lang] or "")
-        tgt.append(pair[tgt_lang] or "")
-    return Parallel(src, tgt, origin)
+
+    def columns(batch: dict, indices: list[int]) -> dict:
+        src, tgt = [], []
+        for number, pair in zip(indices, batch["translation"]):
+            if not isinstance(pair, dict) or src_lang not in pair or tgt_lang not in pair:
+                raise NmtError(f"{origin}: row {number + 1}: translation lacks '{src_lang}' or '{tgt_lang}'; "
+                               f"found {json.dumps(pair, ensure_ascii=False)[:80]}")
+            src.append(pair[src_lang] or "")
+            tgt.append(pair[tgt_lang] or "")
+        return {"src": src, "tgt": tgt}
+
+    return rows.map(columns, batched=True, with_indices=True, remove_columns=rows.column_names)
 
 
 # ---------------------------------------------------------------- cleaning
@@ -157,22 +262,6 @@ def clean_text(data: Parallel, drops: Counter) -> Parallel:
         src.append(a)
         tgt.append(b)
     return Parallel(src, tgt, data.origin)
-
-
-def filter_lengths(
-    src_ids: list[list[int]], tgt_ids: list[list[int]], max_tokens: int, max_ratio: float, drops: Counter
-) -> list[int]:
-    """Indices of pairs within ``max_tokens`` on both sides and a length ratio of at most ``max_ratio``."""
-    keep = []
-    for i, (s, t) in enumerate(zip(src_ids, tgt_ids)):
-        ls, lt = len(s), len(t) + 1  # target gets <s>/</s>: one of them per shifted side
-        if ls > max_tokens or lt > max_tokens:
-            drops["too long"] += 1
-        elif max(ls, lt) / max(min(ls, lt), 1) > max_ratio:
-            drops["length ratio"] += 1
-        else:
-            keep.append(i)
-    return keep
 
 
 # ---------------------------------------------------------------- batching
@@ -205,32 +294,26 @@ def collate(src_ids: Sequence[Sequence[int]], tgt_ids: Sequence[Sequence[int]]) 
 
 def token_batches(
     src_lens: Sequence[int], tgt_lens: Sequence[int], batch_tokens: int, seed: int | None = None
-) -> list[list[int]]:
+) -> list[np.ndarray]:
     """Group indices into batches of at most ``batch_tokens`` (sentences x longest side, padding counted).
 
     Pairs are sorted by length so batches hold similar lengths (little padding); with a ``seed`` the ties are
     broken randomly and the batch order is shuffled, so each epoch differs but is reproducible.
     """
-    n = len(src_lens)
-    rng = random.Random(seed)
-    order = list(range(n))
-    if seed is not None:
-        rng.shuffle(order)
-    order.sort(key=lambda i: (tgt_lens[i], src_lens[i]))  # stable: shuffled ties
-    batches: list[list[int]] = []
-    current: list[int] = []
-    longest = 0
-    for i in order:
-        size = max(src_lens[i], tgt_lens[i] + 1)
-        if current and (len(current) + 1) * max(longest, size) > batch_tokens:
-            batches.append(current)
-            current, longest = [], 0
-        current.append(i)
+    src, tgt = np.asarray(src_lens, dtype=np.int64), np.asarray(tgt_lens, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(src)) if seed is not None else np.arange(len(src))
+    order = order[np.lexsort((src[order], tgt[order]))]  # by target, then source length; stable: shuffled ties
+    starts, count, longest = [0], 0, 0
+    for size in np.maximum(src, tgt + 1)[order].tolist():  # a pair's longest side (target gets <s> or </s>)
         longest = max(longest, size)
-    if current:
-        batches.append(current)
+        if count and (count + 1) * longest > batch_tokens:
+            starts.append(starts[-1] + count)
+            count, longest = 0, size
+        count += 1
+    batches = np.split(order, starts[1:]) if len(order) else []
     if seed is not None:
-        rng.shuffle(batches)
+        batches = [batches[i] for i in rng.permutation(len(batches))]
     return batches
 
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import io
-import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import sentencepiece as spm
@@ -23,6 +22,14 @@ class Tokenizer:
             ids = (sp.pad_id(), sp.unk_id(), sp.bos_id(), sp.eos_id())
             if ids != (PAD_ID, UNK_ID, BOS_ID, EOS_ID):
                 raise NmtError(f"SentencePiece model has special ids {ids}; nmt needs {PAD_ID, UNK_ID, BOS_ID, EOS_ID}")
+
+    def __getstate__(self) -> dict:  # picklable (datasets.map workers): the model protos, not the processors
+        tgt = None if self.joint else self.tgt.serialized_model_proto()
+        return {"src": self.src.serialized_model_proto(), "tgt": tgt}
+
+    def __setstate__(self, state: dict) -> None:
+        self.src = spm.SentencePieceProcessor(model_proto=state["src"])
+        self.tgt = self.src if state["tgt"] is None else spm.SentencePieceProcessor(model_proto=state["tgt"])
 
     @property
     def joint(self) -> bool:
@@ -86,27 +93,21 @@ def _load(path: Path) -> spm.SentencePieceProcessor:
         raise NmtError(f"{path}: not a valid SentencePiece model; retrain the run with `nmt train`") from None
 
 
-def train_tokenizer(cfg: TokenizerConfig, src_lines: Sequence[str], tgt_lines: Sequence[str], seed: int) -> Tokenizer:
-    """Train SentencePiece (joint or one model per side) on a seeded sample of the training text."""
+def train_tokenizer(cfg: TokenizerConfig, pairs: Iterable[tuple[str, str]], seed: int) -> Tokenizer:
+    """Train SentencePiece (joint or one model per side) on (source, target) pairs; when there are more than
+    ``cfg.sample_sentences`` sentences, SentencePiece trains on a seeded random sample of them (reservoir
+    sampling as it reads, so the corpus is never held in memory). ``pairs`` is iterated once per model."""
     if cfg.joint:
-        sp = _train(cfg, _sample(list(src_lines) + list(tgt_lines), cfg.sample_sentences, seed))
+        sp = _train(cfg, (text for pair in pairs for text in pair), seed)
         return Tokenizer(sp, sp)
-    src = _train(cfg, _sample(src_lines, cfg.sample_sentences, seed))
-    tgt = _train(cfg, _sample(tgt_lines, cfg.sample_sentences, seed))
-    return Tokenizer(src, tgt)
+    return Tokenizer(_train(cfg, (a for a, _ in pairs), seed), _train(cfg, (b for _, b in pairs), seed))
 
 
-def _sample(lines: Sequence[str], limit: int, seed: int) -> list[str]:
-    lines = [line for line in lines if line]
-    if len(lines) <= limit:
-        return lines
-    return random.Random(seed).sample(lines, limit)
-
-
-def _train(cfg: TokenizerConfig, sentences: Iterable[str]) -> spm.SentencePieceProcessor:
+def _train(cfg: TokenizerConfig, sentences: Iterator[str], seed: int) -> spm.SentencePieceProcessor:
     model = io.BytesIO()
+    spm.set_random_generator_seed(seed)
     spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(sentences),
+        sentence_iterator=(text for text in sentences if text),
         model_writer=model,
         model_type=cfg.type,
         vocab_size=cfg.vocab_size,
@@ -114,7 +115,8 @@ def _train(cfg: TokenizerConfig, sentences: Iterable[str]) -> spm.SentencePieceP
         character_coverage=cfg.character_coverage,
         pad_id=PAD_ID, unk_id=UNK_ID, bos_id=BOS_ID, eos_id=EOS_ID,
         pad_piece=PAD, unk_piece=UNK, bos_piece=BOS, eos_piece=EOS,
-        input_sentence_size=0,  # nmt has already sampled
+        input_sentence_size=cfg.sample_sentences,
+        shuffle_input_sentence=True,
         num_threads=2,
         minloglevel=2,
     )

@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,7 @@ from nmt.constants import CONFIG_FILE, METRICS_FILE, PAD_ID
 from nmt.data import Batch, Parallel, iterate_batches, token_batches
 from nmt.errors import NmtError
 from nmt.model import Transformer
+from nmt.pairs import ArrowPairs
 from nmt.prepare import prepare
 from nmt.progress import MetricsLog, TrainProgress
 from nmt.translate import search_options, translate_lines
@@ -127,7 +129,7 @@ class Trainer:
         data = prepare(cfg.data, cfg.tokenizer, cfg.model, run_dir, cfg.train.seed, self.console)
         if self.dist.main:
             distributed.barrier(self.dist)
-        self.tok, self.src_ids, self.tgt_ids, self.valid = data.tok, data.src_ids, data.tgt_ids, data.valid
+        self.tok, self.data, self.valid = data.tok, data.train, data.valid
         self._valid_ids: tuple[list[list[int]], list[list[int]]] | None = None
         self.model = Transformer(cfg.model, self.tok.src_vocab_size, self.tok.tgt_vocab_size).to(self.device)
         self.loss = LossModule(self.model, cfg.train.label_smoothing)
@@ -143,13 +145,11 @@ class Trainer:
 
     # ------------------------------------------------------------ data
 
-    def epoch_batches(self, epoch: int) -> list[list[int]]:
-        """This process's batches for ``epoch``: the seeded token-budget batches, every world-th one from its
-        rank on (all processes get the same number)."""
-        batches = token_batches([len(s) for s in self.src_ids], [len(t) for t in self.tgt_ids],
-                                self.cfg.train.batch_tokens, seed=self.cfg.train.seed * 100_003 + epoch)
-        world, rank = self.dist.world, self.dist.rank
-        return batches[rank : (len(batches) // world) * world : world]
+    def epoch_batches(self, epoch: int, start: int = 0) -> Iterator[tuple[int, Batch]]:
+        """This process's (number, Batch) for ``epoch`` from batch ``start`` on: the seeded token-budget
+        batches, every world-th one from its rank on (all processes get the same number)."""
+        return self.data.batches(self.cfg.train.batch_tokens, self.cfg.train.seed * 100_003 + epoch, start,
+                                 self.dist.rank, self.dist.world)
 
     # ------------------------------------------------------------ loop
 
@@ -162,8 +162,9 @@ class Trainer:
     def fit(self) -> TrainResult:
         t, s, d = self.cfg.train, self.state, self.dist
         started = time.monotonic() - s["elapsed"]
-        batches = self.epoch_batches(s["epoch"])
-        total = t.max_steps or (t.max_epochs * max(1, len(batches) // t.accumulate)) or None
+        batches = self.epoch_batches(s["epoch"], s["batch"])
+        per_epoch = self.data.count_batches(t.batch_tokens, d.world) if isinstance(self.data, ArrowPairs) else 0
+        total = t.max_steps or (t.max_epochs * max(1, per_epoch // t.accumulate) if per_epoch else 0) or None
         stopped, exit_code = "", 0
         self.model.train()
         metrics_log = (MetricsLog(self.run_dir / METRICS_FILE, self.run_dir / "tensorboard" if t.tensorboard else None)
@@ -234,10 +235,10 @@ class Trainer:
         distributed.shutdown(d)
         return TrainResult(self.run_dir, s["step"], s["best_bleu"], stopped, exit_code)
 
-    def _next_group(self, batches: list[list[int]]) -> tuple[list[Batch], int]:
+    def _next_group(self, batches: Iterator[tuple[int, Batch]]) -> tuple[list[Batch], int]:
         """The next ``accumulate`` batches of this epoch (fewer at its end) and their target tokens."""
         group, tokens = [], 0
-        for number, batch in iterate_batches(self.src_ids, self.tgt_ids, batches, self.state["batch"]):
+        for number, batch in batches:
             group.append(batch)
             tokens += batch.tgt_tokens
             self.state["batch"] = number + 1

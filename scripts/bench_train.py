@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from benchlib import report
@@ -26,7 +27,7 @@ from rich.console import Console
 
 from nmt.config import load_config
 from nmt.constants import BOS_ID, EOS_ID, PAD_ID
-from nmt.data import Batch, collate
+from nmt.data import Batch, collate, token_batches
 from nmt.train import Trainer
 
 
@@ -123,14 +124,15 @@ def main() -> None:
         trainer = Trainer(cfg, Path(scratch), Console(stderr=True, quiet=True))
         nmt_params = trainer.model.num_parameters()
         vocab = trainer.tok.tgt_vocab_size
-        nmt_batches = trainer.epoch_batches(0)
+        pairs = trainer.data  # ArrowPairs: the recipe's kept training pairs as ids
+        nmt_batches = token_batches(pairs.src_lens, pairs.tgt_lens, cfg.train.batch_tokens, cfg.train.seed * 100_003)
         mean_sentences = round(statistics.mean(len(b) for b in nmt_batches))
-        order = list(range(len(trainer.src_ids)))
+        order = list(range(len(pairs)))
         random.Random(0).shuffle(order)  # HF: shuffled sentences, fixed-size batches
         hf_batches = [order[i : i + mean_sentences] for i in range(0, len(order), mean_sentences)]
 
         def real(indices: list[list[int]]) -> Callable[[], list[Batch]]:
-            return lambda: [collate([trainer.src_ids[i] for i in b], [trainer.tgt_ids[i] for i in b]) for b in indices]
+            return lambda: [collate(*pairs.fetch(np.asarray(b))) for b in indices]
 
         g = torch.Generator().manual_seed(0)
         synthetic = [collate(torch.randint(4, vocab, (128, 31), generator=g).tolist(),

@@ -12,7 +12,7 @@ TGT = [f"die Katze Nummer {i} sitzt auf der Matte" for i in range(200)]
 
 @pytest.mark.parametrize("kind", ["unigram", "bpe"])
 def test_train_save_load_round_trip(tmp_path, kind):
-    tok = train_tokenizer(TokenizerConfig(type=kind, vocab_size=100), SRC, TGT, seed=1)
+    tok = train_tokenizer(TokenizerConfig(type=kind, vocab_size=100), list(zip(SRC, TGT)), seed=1)
     assert tok.joint
     for sp in (tok.src, tok.tgt):
         assert (sp.pad_id(), sp.unk_id(), sp.bos_id(), sp.eos_id()) == (PAD_ID, UNK_ID, BOS_ID, EOS_ID)
@@ -24,7 +24,7 @@ def test_train_save_load_round_trip(tmp_path, kind):
 
 
 def test_separate_vocabularies(tmp_path):
-    tok = train_tokenizer(TokenizerConfig(vocab_size=60, joint=False), SRC, TGT, seed=1)
+    tok = train_tokenizer(TokenizerConfig(vocab_size=60, joint=False), list(zip(SRC, TGT)), seed=1)
     assert not tok.joint
     tok.save(tmp_path)
     assert not Tokenizer.load(tmp_path, joint=False).joint

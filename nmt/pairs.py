@@ -1,0 +1,145 @@
+"""Training pairs at any size: cleaned, tokenized and length-filtered into token ids, then served as
+token-budget batches. Two stores with one interface (``batches``):
+
+- ``ArrowPairs``: the ids in an Arrow table built by ``datasets.map`` (``num_proc`` workers; memory-mapped and
+  cached on disk for file corpora), so only two length arrays live in memory;
+- ``StreamPairs``: nothing is copied; each epoch reads the corpus as a stream, ``buffer_pairs`` at a time,
+  and batches each buffer by length as it goes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+
+import numpy as np
+
+from nmt.data import Batch, collate, token_batches
+from nmt.tokenizer import Tokenizer
+
+DROP_REASONS = ("", "empty side", "too long", "length ratio")  # index = the drop code stored per pair
+PARALLEL_FROM = 50_000  # corpora with more pairs than this are encoded by several processes (num_proc: 0)
+
+
+class Encoder:
+    """Clean (whitespace), tokenize and length-check one batch of text pairs; picklable for ``datasets.map``."""
+
+    def __init__(self, tok: Tokenizer, max_tokens: int, max_ratio: float) -> None:
+        self.tok, self.max_tokens, self.max_ratio = tok, max_tokens, max_ratio
+
+    def __call__(self, batch: dict) -> dict:
+        src = [" ".join(text.split()) for text in batch["src"]]
+        tgt = [" ".join(text.split()) for text in batch["tgt"]]
+        src_ids, tgt_ids = self.tok.encode_src(src), self.tok.encode_tgt(tgt)
+        ls = np.fromiter(map(len, src_ids), np.int64, len(src_ids))  # (B,) ends with </s>
+        lt = np.fromiter(map(len, tgt_ids), np.int64, len(tgt_ids)) + 1  # (B,) <s>/</s>: one per shifted side
+        longest, shortest = np.maximum(ls, lt), np.maximum(np.minimum(ls, lt), 1)
+        drop = np.zeros(len(src), np.int8)  # later rules win: empty > too long > ratio
+        drop[longest > self.max_ratio * shortest] = 3
+        drop[longest > self.max_tokens] = 2
+        drop[np.fromiter((not a or not b for a, b in zip(src, tgt)), bool, len(src))] = 1
+        return {"src_ids": src_ids, "tgt_ids": tgt_ids, "drop": drop}
+
+
+def _count(drop: np.ndarray, drops: Counter) -> None:
+    for code, n in enumerate(np.bincount(drop, minlength=len(DROP_REASONS))[1:], 1):
+        if n:
+            drops[DROP_REASONS[code]] += int(n)
+
+
+def _lengths(table, column: str) -> np.ndarray:  # noqa: ANN001
+    """Row lengths of a list column, chunk by chunk (only the offsets are read, never the ids)."""
+    chunks = table.data.column(column).chunks
+    return np.concatenate([c.value_lengths().to_numpy(zero_copy_only=False) for c in chunks]).astype(np.int32)
+
+
+class ArrowPairs:
+    """Token ids of the kept training pairs in an Arrow table; batches fetch their rows on demand."""
+
+    def __init__(self, table) -> None:  # noqa: ANN001 - a datasets.Dataset with src_ids/tgt_ids/drop columns
+        self.table, self.drops = table, Counter()  # pairs dropped, by reason
+        drop = table.data.column("drop").to_numpy()
+        _count(drop, self.drops)
+        self.rows = np.flatnonzero(drop == 0)  # (N,) table rows of the kept pairs
+        self.src_lens = _lengths(table, "src_ids")[self.rows]  # (N,) with </s>
+        self.tgt_lens = _lengths(table, "tgt_ids")[self.rows]  # (N,) without <s>/</s>
+
+    @classmethod
+    def build(cls, text, tok: Tokenizer, max_tokens: int, max_ratio: float,  # noqa: ANN001
+              num_proc: int = 0) -> ArrowPairs:
+        """From a ``datasets.Dataset`` with ``src``/``tgt`` text columns (num_proc 0: one process per core for
+        corpora over PARALLEL_FROM pairs). File-backed tables are encoded once and cached by `datasets`."""
+        from datasets import Features, Sequence, Value
+
+        if num_proc == 0:
+            num_proc = min(os.cpu_count() or 1, 8) if len(text) > PARALLEL_FROM else 1
+        features = Features({"src_ids": Sequence(Value("int32")), "tgt_ids": Sequence(Value("int32")),
+                             "drop": Value("int8")})
+        table = text.map(Encoder(tok, max_tokens, max_ratio), batched=True, batch_size=2_000, features=features,
+                         remove_columns=text.column_names, num_proc=num_proc if num_proc > 1 else None)
+        return cls(table)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def fetch(self, index: np.ndarray) -> tuple[list[list[int]], list[list[int]]]:
+        """Source and target ids of kept pairs ``index``."""
+        rows = self.table[self.rows[index].tolist()]
+        return rows["src_ids"], rows["tgt_ids"]
+
+    def batches(self, batch_tokens: int, seed: int, start: int = 0, rank: int = 0,
+                world: int = 1) -> Iterator[tuple[int, Batch]]:
+        """(number, Batch) of one epoch from batch ``start`` on: seeded token-budget batches over
+        length-sorted pairs, every ``world``-th one from ``rank`` on (every process gets as many)."""
+        batches = token_batches(self.src_lens, self.tgt_lens, batch_tokens, seed)
+        mine = batches[rank : (len(batches) // world) * world : world]
+        for number in range(start, len(mine)):
+            yield number, collate(*self.fetch(mine[number]))
+
+    def count_batches(self, batch_tokens: int, world: int = 1) -> int:
+        return len(token_batches(self.src_lens, self.tgt_lens, batch_tokens, 0)) // world
+
+
+class StreamPairs:
+    """A corpus read as a stream each epoch: ``buffer_pairs`` pairs are encoded, filtered and sorted into
+    batches at a time, so memory holds one buffer whatever the corpus size."""
+
+    def __init__(self, open_pairs: Callable[[], Iterable[tuple[str, str]]], tok: Tokenizer, max_tokens: int,
+                 max_ratio: float, buffer_pairs: int) -> None:
+        self.open_pairs, self.encoder, self.buffer_pairs = open_pairs, Encoder(tok, max_tokens, max_ratio), buffer_pairs
+        self.drops: Counter = Counter()  # pairs dropped, by reason, in the epoch read last
+
+    def _buffers(self) -> Iterator[tuple[list[str], list[str]]]:
+        src: list[str] = []
+        tgt: list[str] = []
+        for a, b in self.open_pairs():
+            src.append(a)
+            tgt.append(b)
+            if len(src) == self.buffer_pairs:
+                yield src, tgt
+                src, tgt = [], []
+        if src:
+            yield src, tgt
+
+    def batches(self, batch_tokens: int, seed: int, start: int = 0, rank: int = 0,
+                world: int = 1) -> Iterator[tuple[int, Batch]]:
+        """Like ``ArrowPairs.batches``; each buffer is batched with its own seed. Resuming at ``start`` reads
+        (and re-encodes) the stream up to that batch."""
+        number, self.drops = 0, Counter()
+        for buffer, (src, tgt) in enumerate(self._buffers()):
+            encoded = self.encoder({"src": src, "tgt": tgt})
+            _count(encoded["drop"], self.drops)
+            keep = np.flatnonzero(encoded["drop"] == 0)
+            src_ids = [encoded["src_ids"][i] for i in keep]
+            tgt_ids = [encoded["tgt_ids"][i] for i in keep]
+            batches = token_batches([len(x) for x in src_ids], [len(x) for x in tgt_ids], batch_tokens,
+                                    seed * 1_000_003 + buffer)
+            mine = batches[rank : (len(batches) // world) * world : world]
+            if number + len(mine) <= start:  # already trained on before a resume
+                number += len(mine)
+                continue
+            for idx in mine:
+                if number >= start:
+                    yield number, collate([src_ids[i] for i in idx], [tgt_ids[i] for i in idx])
+                number += 1
