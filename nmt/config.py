@@ -125,6 +125,7 @@ class TrainConfig:
     max_nonfinite: int = 5  # stop after this many NaN/Inf losses in a row (each skips its update)
     seed: int = 1
     threads: int = 0  # torch CPU threads (0: torch's default)
+    compile: bool = False  # torch.compile the model and loss for training (measured: docs/benchmarks.md)
     device: str = "auto"  # auto, cpu, cuda, cuda:1, ...
 
     def validate(self) -> None:

@@ -14,7 +14,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
+import torch
 
+from nmt.constants import BOS_ID, EOS_ID, PAD_ID
 from nmt.data import Batch, collate, token_batches
 from nmt.tokenizer import Tokenizer
 
@@ -54,6 +56,23 @@ def _lengths(table, column: str) -> np.ndarray:  # noqa: ANN001
     return np.concatenate([c.value_lengths().to_numpy(zero_copy_only=False) for c in chunks]).astype(np.int32)
 
 
+def _padded(column, bos: bool = False, eos: bool = False) -> torch.Tensor:  # noqa: ANN001 - pyarrow list column
+    """Rows of a list<int32> column -> (B, longest + bos + eos) int64, PAD-padded, with <s> in front (``bos``)
+    or </s> after each row (``eos``)."""
+    lists = column.combine_chunks() if hasattr(column, "combine_chunks") else column  # small: one batch
+    lengths = np.diff(lists.offsets.to_numpy())  # (B,)
+    values = lists.flatten().to_numpy()  # (sum of lengths,)
+    width = int(lengths.max(initial=0)) + bos + eos
+    out = np.full((len(lengths), width), PAD_ID, dtype=np.int64)  # (B, W)
+    inside = np.arange(width - bos - eos) < lengths[:, None]  # (B, W') True at real tokens
+    out[:, bos : width - eos][inside] = values
+    if bos:
+        out[:, 0] = BOS_ID
+    if eos:
+        out[np.arange(len(lengths)), lengths] = EOS_ID
+    return torch.from_numpy(out)
+
+
 class ArrowPairs:
     """Token ids of the kept training pairs in an Arrow table; batches fetch their rows on demand."""
 
@@ -88,6 +107,13 @@ class ArrowPairs:
         rows = self.table[self.rows[index].tolist()]
         return rows["src_ids"], rows["tgt_ids"]
 
+    def batch(self, index: np.ndarray) -> Batch:
+        """The Batch of kept pairs ``index``, padded straight from the Arrow arrays (same as ``collate``)."""
+        rows = self.table.with_format("arrow")[self.rows[index].tolist()]  # a pyarrow.Table
+        src = _padded(rows.column("src_ids"))
+        tgt_in, tgt_out = _padded(rows.column("tgt_ids"), bos=True), _padded(rows.column("tgt_ids"), eos=True)
+        return Batch(src, tgt_in, tgt_out, int((tgt_out != PAD_ID).sum()))
+
     def batches(self, batch_tokens: int, seed: int, start: int = 0, rank: int = 0,
                 world: int = 1) -> Iterator[tuple[int, Batch]]:
         """(number, Batch) of one epoch from batch ``start`` on: seeded token-budget batches over
@@ -95,7 +121,7 @@ class ArrowPairs:
         batches = token_batches(self.src_lens, self.tgt_lens, batch_tokens, seed)
         mine = batches[rank : (len(batches) // world) * world : world]
         for number in range(start, len(mine)):
-            yield number, collate(*self.fetch(mine[number]))
+            yield number, self.batch(mine[number])
 
     def count_batches(self, batch_tokens: int, world: int = 1) -> int:
         return len(token_batches(self.src_lens, self.tgt_lens, batch_tokens, 0)) // world

@@ -138,6 +138,8 @@ class Trainer:
 
             self.loss = DistributedDataParallel(self.loss, device_ids=[self.device.index] if self.device.type == "cuda"
                                                 else None)
+        if cfg.train.compile:  # after DDP, as PyTorch recommends; checkpoints still save the plain model
+            self.loss = torch.compile(self.loss, dynamic=True)
         t = cfg.train
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=t.lr, betas=tuple(t.betas), eps=1e-9,
                                            weight_decay=t.weight_decay)

@@ -99,6 +99,13 @@ def hf_stepper(
     return step
 
 
+VARIANTS = {  # nmt systems: config overrides on top of the recipe
+    "nmt": [],
+    "nmt-no-act-dropout": ["model.activation_dropout=0.0"],  # like HF Marian's FFN: no dropout inside it
+    "nmt-compile": ["train.compile=true"],
+}
+
+
 def cycle(make: Callable[[], list[Batch]]) -> Iterator[Batch]:
     while True:
         yield from make()
@@ -111,17 +118,23 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--window", type=int, default=5)
-    parser.add_argument("--systems", nargs="+", default=["nmt", "hf"])
+    parser.add_argument("--systems", nargs="+", default=["nmt", "hf"], choices=[*VARIANTS, "hf"],
+                        help="nmt variants (see VARIANTS) and/or hf")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    cfg = load_config(args.config, ["train.threads=0", "model.dropout=0.1"])
+    base = ["train.threads=0", "model.dropout=0.1"]
+    cfg = load_config(args.config, base)
     result: dict = {"config": args.config, "threads": args.threads, "torch": torch.__version__,
                     "matmul_peak_gflops": round(matmul_peak(args.threads), 1), "real_data": {}, "synthetic": {}}
     peak = result["matmul_peak_gflops"] * 1e9
     with tempfile.TemporaryDirectory() as scratch:
-        torch.manual_seed(0)
-        trainer = Trainer(cfg, Path(scratch), Console(stderr=True, quiet=True))
+        def make_trainer(overrides: list[str]) -> Trainer:
+            torch.manual_seed(0)
+            return Trainer(load_config(args.config, [*base, *overrides]), Path(scratch),
+                           Console(stderr=True, quiet=True))
+
+        trainer = make_trainer([])
         nmt_params = trainer.model.num_parameters()
         vocab = trainer.tok.tgt_vocab_size
         pairs = trainer.data  # ArrowPairs: the recipe's kept training pairs as ids
@@ -137,14 +150,18 @@ def main() -> None:
         g = torch.Generator().manual_seed(0)
         synthetic = [collate(torch.randint(4, vocab, (128, 31), generator=g).tolist(),
                              torch.randint(4, vocab, (128, 31), generator=g).tolist()) for _ in range(4)]
-        systems = {"nmt": (lambda data: nmt_stepper(trainer, data), nmt_params)}
+        systems = {}
+        for name in args.systems:
+            if name in VARIANTS:
+                variant = trainer if name == "nmt" else make_trainer(VARIANTS[name])
+                systems[name] = (lambda data, t=variant: nmt_stepper(t, data), nmt_params)
         if "hf" in args.systems:
             torch.manual_seed(0)
             hf = hf_model(vocab, cfg.model)
             systems["hf-marian"] = (lambda data: hf_stepper(hf, data, cfg.train.label_smoothing),
                                     sum(p.numel() for p in hf.parameters()))
         for name, (make, params) in systems.items():
-            batches = real(nmt_batches if name == "nmt" else hf_batches)
+            batches = real(hf_batches if name == "hf-marian" else nmt_batches)
             for kind, data in (("real_data", cycle(batches)), ("synthetic", cycle(lambda: synthetic))):
                 figures = windows(make(data), args.warmup, args.steps, args.window)
                 figures["parameters"] = params

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from nmt.config import TokenizerConfig
 from nmt.constants import EOS_ID
-from nmt.data import read_dataset, stream_pairs
+from nmt.data import collate, read_dataset, stream_pairs, token_batches
 from nmt.errors import NmtError
 from nmt.pairs import ArrowPairs, Encoder, StreamPairs
 from nmt.tokenizer import train_tokenizer
@@ -76,9 +77,13 @@ def test_arrow_store_is_file_backed_cached_and_the_same_with_workers(corpus, tmp
     assert len(files) == 2 and all(f.endswith("_of_00002.arrow") for f in files)  # two workers, on disk (mmapped)
     assert one.drops["empty side"] == 12 and len(one) == 600 - sum(one.drops.values())
     assert one.drops == two.drops and _epoch(one) == _epoch(two)
-    src, _ = one.fetch(np.arange(len(one)))
+    src, tgt = one.fetch(np.arange(len(one)))
     texts = list(table["src"])
     assert src == tok.encode_src([texts[row] for row in one.rows])  # kept pairs' ids, fetched from the table
+    for index in token_batches(one.src_lens, one.tgt_lens, 64, seed=1):  # padded from Arrow == collate of lists
+        fast, slow = one.batch(index), collate([src[i] for i in index], [tgt[i] for i in index])
+        assert all(torch.equal(getattr(fast, k), getattr(slow, k)) for k in ("src", "tgt_in", "tgt_out"))
+        assert fast.tgt_tokens == slow.tgt_tokens
     again = ArrowPairs.build(read_dataset(str(copy), "en", "de"), tok, 20, 3.0, num_proc=1)
     assert [f["filename"] for f in again.table.cache_files] == files  # encoded once: a rebuild reads the cache
 
