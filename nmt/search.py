@@ -95,9 +95,12 @@ def greedy_search(
 @torch.inference_mode()
 def beam_search(
     model: Decoder, src: Tensor, beam_size: int = 5, alpha: float = 0.6, max_len_a: float = 1.5,
-    max_len_b: int = 10, min_len: int = 0, n_best: int = 1, max_positions: int = 1024,
+    max_len_b: int = 10, min_len: int = 0, n_best: int = 1, max_positions: int = 1024, early_stop: bool = True,
 ) -> list[list[Hypothesis]]:
-    """Keep the ``beam_size`` best prefixes; a sentence is done when it has ``beam_size`` finished hypotheses.
+    """Keep the ``beam_size`` best prefixes; a sentence is done when it has ``beam_size`` finished hypotheses,
+    or (``early_stop``) as soon as no live beam can beat its ``n_best``-th finished one: a live prefix's
+    log-probability only falls, so its best possible score is that sum divided by the length penalty at the
+    sentence's length limit. The returned n-best are the same either way; early_stop saves the steps.
 
     Returns, per sentence, the ``n_best`` finished hypotheses, best first. Beam size 1 gives greedy's output.
     """
@@ -113,6 +116,8 @@ def beam_search(
     last = torch.full((b * k,), BOS_ID, dtype=torch.long, device=dev)
     n_done = torch.zeros(b, dtype=torch.long, device=dev)
     finished: list[list[Hypothesis]] = [[] for _ in range(b)]
+    nth_best = torch.full((b,), float("-inf"), device=dev)  # score of each sentence's n_best-th finished hypothesis
+    best_possible = length_penalty(limits.float(), alpha)  # (B,) the largest penalty a hypothesis can get
     first_k = torch.arange(2 * k, device=dev) < k
     for t in range(steps):
         n = active.numel()
@@ -128,10 +133,16 @@ def beam_search(
             for i, j in ends.nonzero().tolist():
                 toks = history[rows[i, j]].tolist()
                 norm = float(top_val[i, j]) / length_penalty(len(toks) + 1, alpha)
-                finished[int(active[i])].append(Hypothesis(toks, norm))
+                sentence = int(active[i])
+                finished[sentence].append(Hypothesis(toks, norm))
+                if len(finished[sentence]) >= n_best:
+                    nth_best[sentence] = sorted(h.score for h in finished[sentence])[-n_best]
             n_done.index_add_(0, active, ends.sum(dim=1))
         cont_val, pick = top_val.masked_fill(top_tok == EOS_ID, float("-inf")).topk(k, dim=1)  # (n, k)
         done = (n_done[active] >= k) | at_limit  # (n,)
+        if early_stop:  # no live beam can still reach the n-best (its log-probability only falls)
+            reachable = cont_val.max(dim=1).values / best_possible[active]  # (n,) best score a live beam can get
+            done |= (nth_best[active] > float("-inf")) & (nth_best[active] >= reachable)
         keep = (~done).nonzero().squeeze(1)
         if keep.numel() == 0:
             break

@@ -9,7 +9,8 @@ served, by three paths, each in a fresh process so its peak memory is its own:
 
 Memory, per stage: the peak anonymous resident memory (RssAnon, sampled every 10 ms: what the process itself
 holds) and the peak resident set so far (VmHWM, which also counts the pages of memory-mapped files it touched:
-page cache the kernel can drop); for ``arrow``, the largest ``datasets.map`` worker's peak resident set. Writes JSON (``--out``) and prints a table.
+page cache the kernel can drop); for ``arrow``, the largest ``datasets.map`` worker's peak resident set.
+Writes JSON (``--out``) and prints one line per path.
 
     python scripts/bench_prepare.py --pairs 2000000 --out docs/bench_prepare.json
 """

@@ -100,3 +100,56 @@ def test_special_tokens_never_generated():
     src = pad(random_sources(3, seed=6))
     for h in greedy_search(model, src, 1.0, 3):
         assert BOS_ID not in h.tokens and 0 not in h.tokens
+
+
+class CountSteps(EosSometimes):
+    steps = 0  # hypothesis rows decoded, summed over steps
+
+    def decode_step(self, tokens, cache):
+        self.steps += tokens.numel()
+        return super().decode_step(tokens, cache)
+
+
+def _nbest(results):
+    return [[(h.tokens, round(h.score, 5)) for h in x] for x in results]
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.6, 1.2])
+def test_early_stop_returns_the_same_n_best(alpha):
+    for seed in range(4):
+        src = pad(random_sources(12, seed=seed))
+        early, full = CountSteps(_model(seed)), CountSteps(_model(seed))
+        a = beam_search(early, src, beam_size=4, alpha=alpha, max_len_a=1.5, max_len_b=6, n_best=2)
+        b = beam_search(full, src, beam_size=4, alpha=alpha, max_len_a=1.5, max_len_b=6, n_best=2, early_stop=False)
+        assert _nbest(a) == _nbest(b)
+        assert early.steps <= full.steps
+
+
+def test_early_stop_saves_work_on_a_trained_model(reverse_model):
+    import random
+
+    from tests.test_learning import _sample
+
+    model = reverse_model[0]
+    src = pad([s + [EOS_ID] for s in _sample(random.Random(7), 64)])
+    counts = {}
+    for name, stop in (("early", True), ("full", False)):
+        counting = CountRows(model)
+        counts[name] = (beam_search(counting, src, 4, 0.6, 1.5, 6, n_best=1, early_stop=stop), counting.rows)
+    assert _nbest(counts["early"][0]) == _nbest(counts["full"][0])
+    assert counts["early"][1] < counts["full"][1]  # fewer hypothesis rows decoded
+
+
+class CountRows:
+    def __init__(self, model):
+        self.model, self.rows = model, 0
+
+    def encode(self, src):
+        return self.model.encode(src)
+
+    def init_cache(self, enc, max_len):
+        return self.model.init_cache(enc, max_len)
+
+    def decode_step(self, tokens, cache):
+        self.rows += tokens.numel()
+        return self.model.decode_step(tokens, cache)
