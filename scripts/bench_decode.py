@@ -8,13 +8,17 @@ natural lengths, nmt vs its CTranslate2 export.
 
     python scripts/bench_decode.py --threads 2 --repeats 3 --out docs/bench_decode.json [--run runs/multi30k-en-de]
 
-Each figure is the median of ``--repeats`` timings, in sentences per second.
+Each figure is the median of ``--repeats`` timings, in sentences per second. Each system runs in its own process,
+one after another (``--no-isolate``: all in this one; torch's and CTranslate2's OpenMP threads then slow each other).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -30,6 +34,7 @@ from nmt.model import Transformer
 from nmt.search import beam_search, greedy_search
 
 SENTENCES, SRC_LEN, OUT_LEN, BATCH, VOCAB = 1000, 20, 25, 32, 8000
+REAL_DATA_SYSTEMS = ("nmt", "nmt-int8", "ctranslate2-float32")
 
 
 def timed(fn: Callable[[], object], repeats: int) -> tuple[float, list[float]]:
@@ -123,15 +128,42 @@ def forced_protocol(threads: int, repeats: int, systems: list[str]) -> dict:
         hf = MarianMTModel(hf_cfg).eval()
         for beam in (1, 5):
             run("hf-transformers-marian", lambda b: hf_forced(hf, sources, b), beam)
-    ratios = {}
-    if "nmt" in results and "ctranslate2-float32" in results:
-        for beam in ("beam1", "beam5"):
-            ratios[f"nmt/ctranslate2-float32 {beam}"] = round(
-                results["nmt"][beam]["sentences_per_s"] / results["ctranslate2-float32"][beam]["sentences_per_s"], 3)
-    return {"systems": results, "ratios": ratios}
+    return {"systems": results}
 
 
-def real_data(run: str, threads: int, repeats: int) -> dict:
+def ratios(results: dict) -> dict:
+    """nmt / CTranslate2-float32 sentences per second, per beam size."""
+    if "nmt" not in results or "ctranslate2-float32" not in results:
+        return {}
+    return {f"nmt/ctranslate2-float32 {beam}": round(results["nmt"][beam]["sentences_per_s"]
+                                                     / results["ctranslate2-float32"][beam]["sentences_per_s"], 3)
+            for beam in ("beam1", "beam5")}
+
+
+def isolated(args: argparse.Namespace) -> dict:
+    """Each system in its own process, one after another: two OpenMP runtimes (torch's and CTranslate2's) in one
+    process keep their threads spinning after work and slow whichever system runs next."""
+    result = {"threads": args.threads, "repeats": args.repeats, "torch": torch.__version__, "isolated": True,
+              "forced_length": {"systems": {}}, "real_data": {}}
+    for system in args.systems:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "one.json"
+            command = [sys.executable, __file__, "--no-isolate", "--threads", str(args.threads), "--repeats",
+                       str(args.repeats), "--sentences", str(args.sentences), "--systems", system, "--out", str(out)]
+            if args.run and system in REAL_DATA_SYSTEMS:
+                command += ["--run", args.run]
+            subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+            one = json.loads(out.read_text())
+        result["forced_length"]["systems"].update(one["forced_length"]["systems"])
+        for key, value in one.get("real_data", {}).items():
+            result["real_data"][key] = value
+    result["forced_length"]["ratios"] = ratios(result["forced_length"]["systems"])
+    if result["real_data"]:
+        result["real_data"]["ratios"] = ratios(result["real_data"])
+    return result
+
+
+def real_data(run: str, threads: int, repeats: int, systems: list[str]) -> dict:
     import dataclasses
 
     import sacrebleu
@@ -146,15 +178,19 @@ def real_data(run: str, threads: int, repeats: int) -> dict:
     name = next(iter(tests))
     sources, refs = tests[name].src, tests[name].tgt
     out: dict = {"run": run, "test": name, "sentences": len(sources), "batch_size": translator.cfg.decode.batch_size}
-    quantized = dataclasses.replace(translator, model=torch.ao.quantization.quantize_dynamic(
-        translator.model, {torch.nn.Linear}, dtype=torch.qint8))
+    runners = {}
+    if "nmt" in systems:
+        runners["nmt"] = lambda b: translator(sources, beam_size=b)
+    if "nmt-int8" in systems:
+        quantized = dataclasses.replace(translator, model=torch.ao.quantization.quantize_dynamic(
+            translator.model, {torch.nn.Linear}, dtype=torch.qint8))
+        runners["nmt-int8"] = lambda b: quantized(sources, beam_size=b)
     with tempfile.TemporaryDirectory() as tmp:
-        folder = export_ctranslate2(run, Path(tmp) / "ct2")
-        ct2 = CT2Translator(translator, folder, threads)
+        if "ctranslate2-float32" in systems:
+            ct2 = CT2Translator(translator, export_ctranslate2(run, Path(tmp) / "ct2"), threads)
+            runners["ctranslate2-float32"] = lambda b: ct2.translate(sources, beam_size=b)
         for beam in (1, 5):
-            for system, fn in (("nmt", lambda b: translator(sources, beam_size=b)),
-                               ("nmt-int8", lambda b: quantized(sources, beam_size=b)),
-                               ("ctranslate2-float32", lambda b: ct2.translate(sources, beam_size=b))):
+            for system, fn in runners.items():
                 hyps = fn(beam)
                 median, times = timed(lambda fn=fn, b=beam: fn(b), repeats)
                 bleu = sacrebleu.corpus_bleu(hyps, [refs]).score
@@ -176,13 +212,19 @@ def main() -> None:
     parser.add_argument("--run", default=None, help="a trained run for the real-data figures")
     parser.add_argument("--sentences", type=int, default=1000, help="fewer for a quick check")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--no-isolate", dest="isolate", action="store_false",
+                        help="run every system in this process (they disturb each other: see isolated())")
     args = parser.parse_args()
+    if args.isolate:
+        report(isolated(args), args.out)
+        return
     torch.set_num_threads(args.threads)
     SENTENCES = args.sentences
     result = {"threads": args.threads, "repeats": args.repeats, "torch": torch.__version__,
               "forced_length": forced_protocol(args.threads, args.repeats, args.systems)}
+    result["forced_length"]["ratios"] = ratios(result["forced_length"]["systems"])
     if args.run:
-        result["real_data"] = real_data(args.run, args.threads, args.repeats)
+        result["real_data"] = real_data(args.run, args.threads, args.repeats, args.systems)
     report(result, args.out)
 
 

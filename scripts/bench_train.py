@@ -12,6 +12,7 @@ model FLOPs utilisation = 6 * parameters * target tokens / time / peak, against 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import statistics
 import tempfile
@@ -169,6 +170,8 @@ def main() -> None:
                 result[kind][name] = figures
                 print(f"{name:>10} {kind:>10}: {figures['real_target_tokens_per_s']:6d} real target tok/s, "
                       f"padding {figures['padding_fraction']:.1%}, MFU {figures['mfu']:.1%}", flush=True)
+            if args.out:  # what is measured so far survives a stopped run
+                args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
         result["mean_sentences_per_batch"] = mean_sentences
     if "hf-marian" in result["real_data"]:
         result["ratio_nmt_over_hf_real_data"] = round(
