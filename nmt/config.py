@@ -202,6 +202,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             raw = _deep_merge(read_yaml(_find_preset(str(preset), Path(path))), raw)
     for item in overrides or []:
         _apply_override(raw, item)
+    if overrides:
         source = f"{source} (with --set)"
     try:
         cfg = from_dict(Config, raw, "")
