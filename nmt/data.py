@@ -84,7 +84,10 @@ def _first_bad_utf8_line(path: Path) -> int:
 def read_parallel(spec: str, src_lang: str, tgt_lang: str, split: str = "train") -> Parallel:
     """Read one file spec into lists: ``x.tsv``, ``x.jsonl``, a prefix (``x.<src>`` + ``x.<tgt>``) or
     ``hub:NAME[/CONFIG]``."""
-    table = read_dataset(spec, src_lang, tgt_lang, split)
+    return _as_parallel(read_dataset(spec, src_lang, tgt_lang, split))
+
+
+def _as_parallel(table) -> Parallel:  # noqa: ANN001 - a datasets.Dataset with src/tgt columns
     return Parallel(list(table["src"]), list(table["tgt"]), table.info.description)
 
 
@@ -131,8 +134,7 @@ def _pair_table(src_path: Path, tgt_path: Path):  # noqa: ANN202
 
 def read_pair(src_path: Path, tgt_path: Path) -> Parallel:
     """Two line-aligned plain-text files."""
-    table = _pair_table(src_path, tgt_path)
-    return Parallel(list(table["src"]), list(table["tgt"]), table.info.description)
+    return _as_parallel(_pair_table(src_path, tgt_path))
 
 
 def stream_pairs(spec: str, src_lang: str, tgt_lang: str) -> Callable[[], Iterator[tuple[str, str]]]:
@@ -143,9 +145,8 @@ def stream_pairs(spec: str, src_lang: str, tgt_lang: str) -> Callable[[], Iterat
         dataset, _, config = spec[4:].partition("/")
 
         def hub() -> Iterator[tuple[str, str]]:
-            for row in ds.load_dataset(dataset, config or None, split="train", streaming=True):
-                pair = row.get("translation") or {}
-                yield pair.get(src_lang) or "", pair.get(tgt_lang) or ""
+            for number, row in enumerate(ds.load_dataset(dataset, config or None, split="train", streaming=True)):
+                yield _translation_pair(row.get("translation"), src_lang, tgt_lang, spec, number)
 
         return hub
     path = Path(spec).expanduser()
@@ -155,11 +156,8 @@ def stream_pairs(spec: str, src_lang: str, tgt_lang: str) -> Callable[[], Iterat
 
         def jsonl() -> Iterator[tuple[str, str]]:
             for number, row in enumerate(ds.load_dataset("json", data_files=str(path), split="train",
-                                                         streaming=True), 1):
-                pair = row.get("translation")
-                if not isinstance(pair, dict) or src_lang not in pair or tgt_lang not in pair:
-                    raise NmtError(f"{path}: row {number}: translation lacks '{src_lang}' or '{tgt_lang}'")
-                yield pair[src_lang] or "", pair[tgt_lang] or ""
+                                                         streaming=True)):
+                yield _translation_pair(row.get("translation"), src_lang, tgt_lang, str(path), number)
 
         return jsonl
     if path.suffix == ".tsv":
@@ -230,20 +228,23 @@ def read_tsv(path: Path, swap: bool = False) -> Parallel:
     return Parallel(tgt, src, str(path)) if swap else Parallel(src, tgt, str(path))
 
 
+def _translation_pair(pair: object, src_lang: str, tgt_lang: str, origin: str, index: int) -> tuple[str, str]:
+    """(source, target) of one row's ``translation`` field (row ``index`` from 0); an error names the row."""
+    if not isinstance(pair, dict) or src_lang not in pair or tgt_lang not in pair:
+        raise NmtError(f"{origin}: row {index + 1}: translation lacks '{src_lang}' or '{tgt_lang}'; "
+                       f"found {json.dumps(pair, ensure_ascii=False)[:80]}")
+    return pair[src_lang] or "", pair[tgt_lang] or ""
+
+
 def _from_translation_rows(rows, src_lang: str, tgt_lang: str, origin: str):  # noqa: ANN001, ANN202
     if "translation" not in rows.column_names:
         raise NmtError(f"{origin}: no 'translation' field; rows need "
                        f'{{"translation": {{"{src_lang}": ..., "{tgt_lang}": ...}}}}')
 
     def columns(batch: dict, indices: list[int]) -> dict:
-        src, tgt = [], []
-        for number, pair in zip(indices, batch["translation"]):
-            if not isinstance(pair, dict) or src_lang not in pair or tgt_lang not in pair:
-                raise NmtError(f"{origin}: row {number + 1}: translation lacks '{src_lang}' or '{tgt_lang}'; "
-                               f"found {json.dumps(pair, ensure_ascii=False)[:80]}")
-            src.append(pair[src_lang] or "")
-            tgt.append(pair[tgt_lang] or "")
-        return {"src": src, "tgt": tgt}
+        pairs = [_translation_pair(pair, src_lang, tgt_lang, origin, number)
+                 for number, pair in zip(indices, batch["translation"])]
+        return {"src": [a for a, _ in pairs], "tgt": [b for _, b in pairs]}
 
     return rows.map(columns, batched=True, with_indices=True, remove_columns=rows.column_names)
 

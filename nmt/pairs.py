@@ -56,12 +56,15 @@ def _lengths(table, column: str) -> np.ndarray:  # noqa: ANN001
     return np.concatenate([c.value_lengths().to_numpy(zero_copy_only=False) for c in chunks]).astype(np.int32)
 
 
-def _padded(column, bos: bool = False, eos: bool = False) -> torch.Tensor:  # noqa: ANN001 - pyarrow list column
-    """Rows of a list<int32> column -> (B, longest + bos + eos) int64, PAD-padded, with <s> in front (``bos``)
-    or </s> after each row (``eos``)."""
+def _lists(column) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001 - a pyarrow list<int32> column
+    """(lengths (B,), all values (sum of lengths,)) of a batch's list column."""
     lists = column.combine_chunks() if hasattr(column, "combine_chunks") else column  # small: one batch
-    lengths = np.diff(lists.offsets.to_numpy())  # (B,)
-    values = lists.flatten().to_numpy()  # (sum of lengths,)
+    return np.diff(lists.offsets.to_numpy()), lists.flatten().to_numpy()
+
+
+def _padded(lengths: np.ndarray, values: np.ndarray, bos: bool = False, eos: bool = False) -> torch.Tensor:
+    """Rows given as lengths + concatenated values -> (B, longest + bos + eos) int64, PAD-padded, with <s> in
+    front (``bos``) or </s> after each row (``eos``)."""
     width = int(lengths.max(initial=0)) + bos + eos
     out = np.full((len(lengths), width), PAD_ID, dtype=np.int64)  # (B, W)
     inside = np.arange(width - bos - eos) < lengths[:, None]  # (B, W') True at real tokens
@@ -71,6 +74,12 @@ def _padded(column, bos: bool = False, eos: bool = False) -> torch.Tensor:  # no
     if eos:
         out[np.arange(len(lengths)), lengths] = EOS_ID
     return torch.from_numpy(out)
+
+
+def _share(batches: list, rank: int, world: int) -> list:
+    """Every ``world``-th batch from ``rank`` on; the last ``len % world`` are left out so that every process
+    gets as many."""
+    return batches[rank : (len(batches) // world) * world : world]
 
 
 class ArrowPairs:
@@ -110,20 +119,20 @@ class ArrowPairs:
     def batch(self, index: np.ndarray) -> Batch:
         """The Batch of kept pairs ``index``, padded straight from the Arrow arrays (same as ``collate``)."""
         rows = self.table.with_format("arrow")[self.rows[index].tolist()]  # a pyarrow.Table
-        src = _padded(rows.column("src_ids"))
-        tgt_in, tgt_out = _padded(rows.column("tgt_ids"), bos=True), _padded(rows.column("tgt_ids"), eos=True)
-        return Batch(src, tgt_in, tgt_out, int((tgt_out != PAD_ID).sum()))
+        tgt_lens, tgt_values = _lists(rows.column("tgt_ids"))
+        return Batch(_padded(*_lists(rows.column("src_ids"))), _padded(tgt_lens, tgt_values, bos=True),
+                     _padded(tgt_lens, tgt_values, eos=True), int(tgt_lens.sum()) + len(tgt_lens))
 
     def batches(self, batch_tokens: int, seed: int, start: int = 0, rank: int = 0,
                 world: int = 1) -> Iterator[tuple[int, Batch]]:
         """(number, Batch) of one epoch from batch ``start`` on: seeded token-budget batches over
         length-sorted pairs, every ``world``-th one from ``rank`` on (every process gets as many)."""
-        batches = token_batches(self.src_lens, self.tgt_lens, batch_tokens, seed)
-        mine = batches[rank : (len(batches) // world) * world : world]
+        mine = _share(token_batches(self.src_lens, self.tgt_lens, batch_tokens, seed), rank, world)
         for number in range(start, len(mine)):
             yield number, self.batch(mine[number])
 
-    def count_batches(self, batch_tokens: int, world: int = 1) -> int:
+    def count_batches(self, batch_tokens: int, world: int = 1) -> int | None:
+        """Batches each process gets per epoch (the same for every seed: ties have equal lengths)."""
         return len(token_batches(self.src_lens, self.tgt_lens, batch_tokens, 0)) // world
 
 
@@ -135,6 +144,10 @@ class StreamPairs:
                  max_ratio: float, buffer_pairs: int) -> None:
         self.open_pairs, self.encoder, self.buffer_pairs = open_pairs, Encoder(tok, max_tokens, max_ratio), buffer_pairs
         self.drops: Counter = Counter()  # pairs dropped, by reason, in the epoch read last
+
+    def count_batches(self, batch_tokens: int, world: int = 1) -> int | None:
+        """Unknown until an epoch has been read."""
+        return None
 
     def _buffers(self) -> Iterator[tuple[list[str], list[str]]]:
         src: list[str] = []
@@ -159,9 +172,8 @@ class StreamPairs:
             keep = np.flatnonzero(encoded["drop"] == 0)
             src_ids = [encoded["src_ids"][i] for i in keep]
             tgt_ids = [encoded["tgt_ids"][i] for i in keep]
-            batches = token_batches([len(x) for x in src_ids], [len(x) for x in tgt_ids], batch_tokens,
-                                    seed * 1_000_003 + buffer)
-            mine = batches[rank : (len(batches) // world) * world : world]
+            mine = _share(token_batches([len(x) for x in src_ids], [len(x) for x in tgt_ids], batch_tokens,
+                                        seed * 1_000_003 + buffer), rank, world)
             if number + len(mine) <= start:  # already trained on before a resume
                 number += len(mine)
                 continue

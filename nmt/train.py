@@ -36,7 +36,6 @@ from nmt.constants import CONFIG_FILE, METRICS_FILE, PAD_ID
 from nmt.data import Batch, Parallel, iterate_batches, token_batches
 from nmt.errors import NmtError
 from nmt.model import Transformer
-from nmt.pairs import ArrowPairs
 from nmt.prepare import prepare
 from nmt.progress import MetricsLog, TrainProgress
 from nmt.translate import search_options, translate_lines
@@ -165,7 +164,7 @@ class Trainer:
         t, s, d = self.cfg.train, self.state, self.dist
         started = time.monotonic() - s["elapsed"]
         batches = self.epoch_batches(s["epoch"], s["batch"])
-        per_epoch = self.data.count_batches(t.batch_tokens, d.world) if isinstance(self.data, ArrowPairs) else 0
+        per_epoch = self.data.count_batches(t.batch_tokens, d.world)  # None when streaming
         total = t.max_steps or (t.max_epochs * max(1, per_epoch // t.accumulate) if per_epoch else 0) or None
         stopped, exit_code = "", 0
         self.model.train()

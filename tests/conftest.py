@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 from pathlib import Path
@@ -38,6 +39,17 @@ def random_sources(n: int, vocab: int = 40, lo: int = 3, hi: int = 9, seed: int 
     """Id sequences (ending with </s>) of random lengths, using ids >= 4 (not special)."""
     rng = random.Random(seed)
     return [[rng.randrange(4, vocab) for _ in range(rng.randint(lo, hi))] + [EOS_ID] for _ in range(n)]
+
+
+def step_losses(run: Path) -> dict[int, float]:
+    """Per-step training loss from RUN/metrics.jsonl; after a resume the replayed steps overwrite the earlier
+    records."""
+    out = {}
+    for line in (run / "metrics.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        if "loss" in record:
+            out[record["step"]] = record["loss"]
+    return out
 
 
 def write_synthetic_corpus(folder: Path, n: int = 300, seed: int = 0) -> str:

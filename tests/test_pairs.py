@@ -1,7 +1,6 @@
 """Training pairs at scale: the Arrow store (datasets.map, num_proc, on-disk cache) and the streaming store
 serve the same cleaned, filtered pairs; epochs are reproducible, resumable mid-epoch and split over ranks."""
 
-import json
 from collections import Counter
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from nmt.data import collate, read_dataset, stream_pairs, token_batches
 from nmt.errors import NmtError
 from nmt.pairs import ArrowPairs, Encoder, StreamPairs
 from nmt.tokenizer import train_tokenizer
-from tests.conftest import write_synthetic_corpus
+from tests.conftest import step_losses, write_synthetic_corpus
 
 
 class WordTokenizer:
@@ -124,11 +123,6 @@ def test_streaming_reports_bad_lines_as_it_reads(tmp_path):
         stream_pairs(str(tmp_path / "missing.tsv"), "en", "de")
 
 
-def _losses(run: Path) -> dict[int, float]:
-    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    return {r["step"]: r["loss"] for r in records if "loss" in r}
-
-
 def test_streaming_training_resumes_exactly(tmp_path):
     from nmt.train import train
 
@@ -140,5 +134,5 @@ def test_streaming_training_resumes_exactly(tmp_path):
     assert straight.steps == 12
     train(cfg, [*stream, "train.max_steps=5"], run_dir=tmp_path / "split")  # stops mid-epoch, inside a buffer
     assert train(cfg, ["train.max_steps=12"], resume=True, run_dir=tmp_path / "split").steps == 12
-    a, b = _losses(tmp_path / "straight"), _losses(tmp_path / "split")
+    a, b = step_losses(tmp_path / "straight"), step_losses(tmp_path / "split")
     assert sorted(a) == list(range(1, 13)) and a == b  # the resumed run saw the same batches

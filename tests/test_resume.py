@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import write_synthetic_corpus
+from tests.conftest import step_losses, write_synthetic_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 STEPS = 80
@@ -21,22 +21,12 @@ def _start(cfg: Path, run: Path, *extra: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
-def _losses(run: Path) -> dict[int, float]:
-    """Per-step training loss; after a resume the replayed steps overwrite the earlier records."""
-    out = {}
-    for line in (run / "metrics.jsonl").read_text().splitlines():
-        record = json.loads(line)
-        if "loss" in record:
-            out[record["step"]] = record["loss"]
-    return out
-
-
 def _wait_for_step(run: Path, step: int, proc: subprocess.Popen, timeout: float = 120) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         metrics = run / "metrics.jsonl"
         if metrics.exists():
-            logged = _losses(run)
+            logged = step_losses(run)
             if logged and max(logged) >= step:
                 return max(logged)
         assert proc.poll() is None, proc.communicate()[1]
@@ -57,7 +47,7 @@ def test_hard_kill_then_resume_matches_uninterrupted_run(tmp_path):
     straight = tmp_path / "straight"
     done = _start(cfg, straight)
     assert done.wait(timeout=300) == 0, done.communicate()[1]
-    reference = _losses(straight)
+    reference = step_losses(straight)
     assert sorted(reference) == list(range(1, STEPS + 1))
 
     killed = tmp_path / "killed"
@@ -74,7 +64,7 @@ def test_hard_kill_then_resume_matches_uninterrupted_run(tmp_path):
     resumed = _start(cfg, killed, "--resume")
     out, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err
-    after = _losses(killed)
+    after = step_losses(killed)
     assert sorted(after) == list(range(1, STEPS + 1))
     diffs = [abs(after[s] - reference[s]) for s in range(saved + 1, STEPS + 1)]
     print(f"killed at step {seen}, resumed from {saved}, largest loss difference after resume {max(diffs)}")
@@ -90,7 +80,7 @@ def test_polite_stop_writes_a_checkpoint_and_exits_130(tmp_path):
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     saved = json.loads((run / "checkpoints" / "last" / "state.json").read_text())["step"]
-    assert saved == max(_losses(run))  # the checkpoint holds the last finished step: nothing lost
+    assert saved == max(step_losses(run))  # the checkpoint holds the last finished step: nothing lost
     assert "SIGINT" in err and "Traceback" not in err
 
     proc = _start(cfg, run, "--resume")  # SIGTERM works the same, with 143
