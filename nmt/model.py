@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
@@ -36,6 +36,7 @@ class DecoderCache:
     capacity: int  # positions the self-attention buffers hold
     length: int = 0  # positions decoded so far
     group: int = 1  # rows per sentence
+    spare: list[Tensor] = field(default_factory=list)  # buffers the next reorder writes into, one per K and V
 
     @property
     def rows(self) -> int:
@@ -44,17 +45,30 @@ class DecoderCache:
     def reorder(self, index: Tensor, group: int | None = None) -> None:
         """New row i = old row index[i]: follows beams, expands sentences to beams (``group``: new rows per
         sentence), drops finished ones. Each block of ``group`` new rows must come from one sentence."""
-        def pick(pairs: list[tuple[Tensor, Tensor]], idx: Tensor) -> list[tuple[Tensor, Tensor]]:
-            return [(k.index_select(0, idx), v.index_select(0, idx)) for k, v in pairs]
-
         new_group = group or self.group
         sentences = index[::new_group] // self.group  # (n',) the sentence of each block of new rows
-        self.self_kv = pick(self.self_kv, index)
+        self.self_kv = self._pick_self(index)
         if sentences.numel() != self.src_mask.size(0) or bool((sentences != torch.arange(
                 sentences.numel(), device=sentences.device)).any()):
-            self.cross_kv = pick(self.cross_kv, sentences)
+            self.cross_kv = [(k.index_select(0, sentences), v.index_select(0, sentences)) for k, v in self.cross_kv]
             self.src_mask = self.src_mask.index_select(0, sentences)
         self.group = new_group
+
+    def _pick_self(self, index: Tensor) -> list[tuple[Tensor, Tensor]]:
+        """Self-attention K/V rows ``index``: only the ``length`` positions written so far are copied, into
+        buffers kept from the previous reorder (ping-pong), so a beam step copies half of what a whole-buffer
+        index_select would, and allocates only when the rows outgrow them."""
+        old = [t for pair in self.self_kv for t in pair]
+        if old[0].requires_grad:  # out= does not take part in autograd: copy whole buffers
+            return [(k.index_select(0, index), v.index_select(0, index)) for k, v in self.self_kv]
+        rows = index.numel()
+        if len(self.spare) != len(old) or self.spare[0].size(0) < rows:
+            self.spare = [t.new_empty(rows, *t.shape[1:]) for t in old]  # (N', H, capacity, Dh)
+        new = [buf[:rows] for buf in self.spare]
+        for src, dst in zip(old, new):
+            torch.index_select(src[:, :, : self.length], 0, index, out=dst[:, :, : self.length])
+        self.spare = [t if t._base is None else t._base for t in old]  # the old buffers take the next reorder
+        return list(zip(new[0::2], new[1::2]))
 
 
 class Transformer(nn.Module):

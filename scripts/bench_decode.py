@@ -8,8 +8,10 @@ natural lengths, nmt vs its CTranslate2 export.
 
     python scripts/bench_decode.py --threads 2 --repeats 3 --out docs/bench_decode.json [--run runs/multi30k-en-de]
 
-Each figure is the median of ``--repeats`` timings, in sentences per second. Each system runs in its own process,
-one after another (``--no-isolate``: all in this one; torch's and CTranslate2's OpenMP threads then slow each other).
+Each figure is the median of ``--repeats`` timings, in sentences per second. Each timing is a fresh process that
+runs one system (warm-up, then one timed pass); the repeats are interleaved, round after round over all systems,
+so that a shared host's slow spells fall on every system alike (``--no-isolate``: all systems and repeats in this
+one process; torch's and CTranslate2's OpenMP threads then slow each other).
 """
 
 from __future__ import annotations
@@ -141,26 +143,43 @@ def ratios(results: dict) -> dict:
 
 
 def isolated(args: argparse.Namespace) -> dict:
-    """Each system in its own process, one after another: two OpenMP runtimes (torch's and CTranslate2's) in one
-    process keep their threads spinning after work and slow whichever system runs next."""
+    """Each system in its own process (two OpenMP runtimes, torch's and CTranslate2's, in one process keep their
+    threads spinning after work and slow whichever system runs next), the repeats interleaved: round r runs every
+    system once, each in a fresh process, in an order rotated by r, so a slow spell of a shared host lands on
+    every system alike instead of on whichever ran during it."""
     result = {"threads": args.threads, "repeats": args.repeats, "torch": torch.__version__, "isolated": True,
-              "forced_length": {"systems": {}}, "real_data": {}}
-    for system in args.systems:
-        with tempfile.TemporaryDirectory() as tmp:
-            out = Path(tmp) / "one.json"
-            command = [sys.executable, __file__, "--no-isolate", "--threads", str(args.threads), "--repeats",
-                       str(args.repeats), "--sentences", str(args.sentences), "--systems", system, "--out", str(out)]
-            if args.run and system in REAL_DATA_SYSTEMS:
-                command += ["--run", args.run]
-            subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-            one = json.loads(out.read_text())
-        result["forced_length"]["systems"].update(one["forced_length"]["systems"])
-        for key, value in one.get("real_data", {}).items():
-            result["real_data"][key] = value
+              "interleaved": True, "forced_length": {"systems": {}}, "real_data": {}}
+    for r in range(args.repeats):
+        order = args.systems[r % len(args.systems):] + args.systems[: r % len(args.systems)]
+        for system in order:
+            with tempfile.TemporaryDirectory() as tmp:
+                out = Path(tmp) / "one.json"
+                command = [sys.executable, __file__, "--no-isolate", "--threads", str(args.threads), "--repeats", "1",
+                           "--sentences", str(args.sentences), "--systems", system, "--out", str(out)]
+                if args.run and system in REAL_DATA_SYSTEMS:
+                    command += ["--run", args.run]
+                subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+                one = json.loads(out.read_text())
+            _merge(result["forced_length"]["systems"], one["forced_length"]["systems"], args.sentences)
+            real = one.get("real_data", {})
+            if real:
+                sentences = real["sentences"]
+                result["real_data"].update({k: v for k, v in real.items() if not isinstance(v, dict)})
+                _merge(result["real_data"], {k: v for k, v in real.items() if isinstance(v, dict)}, sentences)
+            print(f"round {r + 1}/{args.repeats}: {system} done", flush=True)
     result["forced_length"]["ratios"] = ratios(result["forced_length"]["systems"])
     if result["real_data"]:
         result["real_data"]["ratios"] = ratios(result["real_data"])
     return result
+
+
+def _merge(into: dict, one: dict, sentences: int) -> None:
+    """Add one round's timings (one per system and beam) to ``into``; sentences/s from the median so far."""
+    for system, beams in one.items():
+        for beam, figures in beams.items():
+            kept = into.setdefault(system, {}).setdefault(beam, {**figures, "seconds": []})
+            kept["seconds"].extend(figures["seconds"])
+            kept["sentences_per_s"] = round(sentences / statistics.median(kept["seconds"]), 1)
 
 
 def real_data(run: str, threads: int, repeats: int, systems: list[str]) -> dict:

@@ -36,6 +36,24 @@ def test_cache_reorder_follows_rows(tiny_model):
     assert cache.rows == 4
 
 
+@torch.inference_mode()
+def test_cache_reorders_in_a_row_stay_exact(tiny_model):
+    """Inference reorders copy only the written positions, into buffers reused from the previous reorder:
+    a chain of reorders (shrink, permute, grow past the old row count) must still equal the full pass."""
+    src = pad(random_sources(4))
+    tgt = torch.randint(4, 40, (4, 7))
+    rows = torch.arange(4)  # the sentence behind each cache row
+    cache = tiny_model.init_cache(tiny_model.encode(src), 7)
+    for t, index in enumerate([None, torch.tensor([3, 1]), torch.tensor([1, 0]), torch.tensor([0, 1, 1, 0, 1]),
+                               None, torch.tensor([4, 2, 0])]):
+        if index is not None:
+            cache.reorder(index)
+            rows = rows[index]
+        got = tiny_model.decode_step(tgt[rows, t], cache)
+        expected = tiny_model(src[rows], tgt[rows])[:, t]
+        assert torch.allclose(got, expected, atol=1e-5), f"step {t}"
+
+
 def test_cross_attention_kv_computed_once_per_sentence(tiny_model):
     src = pad(random_sources(2))
     calls = []
