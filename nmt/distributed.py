@@ -4,12 +4,15 @@
 each trains on its own share of every step's batches, DistributedDataParallel averages the gradients (gloo on
 CPU, NCCL on GPU), and only rank 0 writes checkpoints, metrics and progress. Without torchrun, world size is 1
 and every helper here is a no-op.
+
+Host-side values (token counts, stop flags) travel as CPU tensors through a gloo group: through NCCL they
+would be CUDA tensors, and reading one back (``.item()``) makes the CPU wait for every queued GPU kernel.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.distributed as dist
@@ -20,6 +23,7 @@ class Dist:
     rank: int = 0
     world: int = 1
     local_rank: int = 0
+    host: object | None = field(default=None, compare=False)  # process group for host-side values (None: default)
 
     @property
     def main(self) -> bool:
@@ -38,7 +42,8 @@ def init(device: torch.device) -> Dist:
     rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-    return Dist(rank, world, local_rank)
+    host = dist.new_group(backend="gloo") if dist.get_backend() != "gloo" else None
+    return Dist(rank, world, local_rank, host)
 
 
 def pick_local_device(device: torch.device, d: Dist) -> torch.device:
@@ -49,12 +54,12 @@ def pick_local_device(device: torch.device, d: Dist) -> torch.device:
     return device
 
 
-def sum_int(value: int, d: Dist, device: torch.device) -> int:
+def sum_int(value: int, d: Dist) -> int:
     """Sum an integer over all processes (e.g. target tokens, so that loss normalisation is global)."""
     if not d.enabled:
         return value
-    t = torch.tensor([value], dtype=torch.long, device=device)
-    dist.all_reduce(t)
+    t = torch.tensor([value], dtype=torch.long)
+    dist.all_reduce(t, group=d.host)
     return int(t.item())
 
 
@@ -67,21 +72,21 @@ def sum_tensor(t: torch.Tensor, d: Dist) -> torch.Tensor:
     return out
 
 
-def any_true(flag: bool, d: Dist, device: torch.device) -> bool:
-    """True on every process when it is true on any (a NaN somewhere, a stop signal somewhere)."""
+def any_true(flag: bool, d: Dist) -> bool:
+    """True on every process when it is true on any (a stop signal somewhere)."""
     if not d.enabled:
         return flag
-    t = torch.tensor([int(flag)], device=device)
-    dist.all_reduce(t)
+    t = torch.tensor([int(flag)])
+    dist.all_reduce(t, group=d.host)
     return bool(t.item())
 
 
-def broadcast_flag(flag: bool, d: Dist, device: torch.device) -> bool:
+def broadcast_flag(flag: bool, d: Dist) -> bool:
     """Rank 0's decision, on every process."""
     if not d.enabled:
         return flag
-    t = torch.tensor([int(flag)], device=device)
-    dist.broadcast(t, src=0)
+    t = torch.tensor([int(flag)])
+    dist.broadcast(t, src=0, group=d.host)
     return bool(t.item())
 
 

@@ -91,11 +91,14 @@ def inverse_sqrt_lr(step: int, cfg: TrainConfig) -> float:
 
 
 def batch_loss(model: Transformer, batch: Batch, label_smoothing: float) -> torch.Tensor:
-    """Summed label-smoothed cross-entropy over real target tokens; logits are computed only there."""
+    """Summed label-smoothed cross-entropy over real target tokens; logits are computed only there.
+    The real positions are found with their count known on the host (``batch.tgt_tokens``): a boolean-mask
+    index would make the CPU wait for the GPU to count them."""
     hidden = model.decode(batch.tgt_in, model.encode(batch.src))  # (B, T, D)
-    real = batch.tgt_out != PAD_ID  # (B, T)
-    logits = model.output(hidden[real])  # (N_real, V): padding never reaches the output layer
-    return F.cross_entropy(logits.float(), batch.tgt_out[real], label_smoothing=label_smoothing, reduction="sum")
+    real = torch.nonzero_static((batch.tgt_out != PAD_ID).flatten(), size=batch.tgt_tokens).squeeze(1)  # (N_real,)
+    logits = model.output(hidden.flatten(0, 1).index_select(0, real))  # (N_real, V): padding never gets here
+    target = batch.tgt_out.flatten().index_select(0, real)  # (N_real,)
+    return F.cross_entropy(logits.float(), target, label_smoothing=label_smoothing, reduction="sum")
 
 
 class LossModule(torch.nn.Module):
@@ -105,8 +108,36 @@ class LossModule(torch.nn.Module):
         super().__init__()
         self.model, self.label_smoothing = model, label_smoothing
 
-    def forward(self, src: torch.Tensor, tgt_in: torch.Tensor, tgt_out: torch.Tensor) -> torch.Tensor:
-        return batch_loss(self.model, Batch(src, tgt_in, tgt_out, 0), self.label_smoothing)
+    def forward(self, src: torch.Tensor, tgt_in: torch.Tensor, tgt_out: torch.Tensor, tgt_tokens: int) -> torch.Tensor:
+        return batch_loss(self.model, Batch(src, tgt_in, tgt_out, tgt_tokens), self.label_smoothing)
+
+
+class SkippedUpdates:
+    """NaN/Inf bookkeeping kept on the device, so that a training step never waits for the GPU: the optimizer
+    (fused AdamW, told through ``found_inf`` as GradScaler does) leaves weights and moments as they were when
+    the gradient norm is not finite, and the host reads these counters only at log, validation and save points."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.found = torch.zeros((), device=device)  # 1.0 when this step's update was skipped
+        self.streak = torch.zeros((), device=device)  # skipped updates in a row, up to now
+        self.worst = torch.zeros((), device=device)  # longest streak since the last read
+        self.total = torch.zeros((), device=device)  # skipped updates since the last read
+
+    def record(self, grad_norm: torch.Tensor) -> torch.Tensor:
+        """This step's ``found_inf`` (1.0: skip the update), from the total gradient norm; no host sync."""
+        self.found.copy_(~torch.isfinite(grad_norm))
+        self.streak.add_(self.found).mul_(self.found)  # +1, or back to 0
+        torch.maximum(self.worst, self.streak, out=self.worst)
+        self.total.add_(self.found)
+        return self.found
+
+    def read(self) -> tuple[int, int]:
+        """(skipped since the last read, longest run in a row since then, a run going on at the last read
+        counted from its start): one device sync; the counters restart."""
+        total, worst = (int(x) for x in torch.stack([self.total, self.worst]).tolist())
+        self.total.zero_()
+        self.worst.copy_(self.streak)
+        return total, worst
 
 
 class Trainer:
@@ -140,8 +171,11 @@ class Trainer:
         if cfg.train.compile:  # after DDP, as PyTorch recommends; checkpoints still save the plain model
             self.loss = torch.compile(self.loss, dynamic=True)
         t = cfg.train
+        # fused: one kernel for all parameters, and it skips an update on the device when told found_inf
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=t.lr, betas=tuple(t.betas), eps=1e-9,
-                                           weight_decay=t.weight_decay)
+                                           weight_decay=t.weight_decay, fused=True)
+        self.skips = SkippedUpdates(self.device)
+        self.window_skipped = 0
         self.state = {"step": 0, "epoch": 0, "batch": 0, "best_bleu": -1.0, "bad_validations": 0, "elapsed": 0.0}
 
     # ------------------------------------------------------------ data
@@ -172,7 +206,8 @@ class Trainer:
                        if d.main else nullcontext())
         with TrainProgress(self.console, total, s["step"]) as progress, StopSignals() as signals, \
                 metrics_log as metrics:
-            window_tokens, window_start, loss_sum = 0, time.monotonic(), torch.zeros((), device=self.device)
+            window_tokens, window_start = 0, time.monotonic()
+            loss_sum, loss_tokens = torch.zeros((), device=self.device), torch.zeros((), device=self.device)
             while not stopped:
                 group, tokens = self._next_group(batches)
                 if not group:  # epoch finished
@@ -182,55 +217,49 @@ class Trainer:
                         break
                     batches = self.epoch_batches(s["epoch"])
                     continue
-                tokens = distributed.sum_int(tokens, d, self.device)  # over all processes
+                tokens = distributed.sum_int(tokens, d)  # over all processes
                 loss = self.train_step(group, tokens)
-                if loss is None:  # non-finite: the update was skipped
-                    s["nonfinite_steps"] = s.get("nonfinite_steps", 0) + 1
-                    s["nonfinite_in_row"] = s.get("nonfinite_in_row", 0) + 1
-                    if d.main:
-                        metrics.write({"step": s["step"] + 1, "nonfinite_loss": True,
-                                       "skipped_total": s["nonfinite_steps"]})
-                    self.console.print(f"step {s['step'] + 1}: loss is NaN/Inf; update skipped "
-                                       f"({s['nonfinite_in_row']} in a row)")
-                    if s["nonfinite_in_row"] >= t.max_nonfinite:
-                        raise NmtError(f"{self.run_dir}: {s['nonfinite_in_row']} updates in a row had a NaN/Inf "
-                                       "loss (train.max_nonfinite); the last good checkpoint is kept — lower "
-                                       "train.lr or raise train.warmup_steps, then --resume")
-                    continue
-                s["nonfinite_in_row"] = 0
-                loss_sum += loss
+                kept = 1.0 - self.skips.found  # 0 when the update was skipped: its loss is left out
+                loss_sum += torch.where(kept > 0, loss, 0.0)
+                loss_tokens += kept * tokens
                 s["step"] += 1
                 window_tokens += tokens
                 if s["step"] % t.log_every == 0:
+                    self._check_skips()
                     loss_sum = distributed.sum_tensor(loss_sum, d)  # every process's share of the loss
                 if s["step"] % t.log_every == 0 and d.main:
                     now = time.monotonic()
-                    record = {"step": s["step"], "epoch": s["epoch"], "loss": float(loss_sum) / window_tokens,
+                    record = {"step": s["step"], "epoch": s["epoch"],
+                              "loss": float(loss_sum) / max(float(loss_tokens), 1.0),
                               "lr": self.optimizer.param_groups[0]["lr"],
                               "tokens_per_s": window_tokens / max(now - window_start, 1e-9),
-                              "elapsed_s": now - started}
+                              "elapsed_s": now - started, "skipped_updates": self.window_skipped}
                     metrics.write(record)
                     progress.update(s["step"], record)
-                    window_tokens, window_start, loss_sum = 0, now, torch.zeros((), device=self.device)
-                elif s["step"] % t.log_every == 0:
-                    window_tokens, window_start, loss_sum = 0, time.monotonic(), torch.zeros((), device=self.device)
+                if s["step"] % t.log_every == 0:
+                    window_tokens, window_start, self.window_skipped = 0, time.monotonic(), 0
+                    loss_sum, loss_tokens = torch.zeros_like(loss_sum), torch.zeros_like(loss_tokens)
                 else:
                     progress.advance(s["step"], s["epoch"])
                 s["elapsed"] = time.monotonic() - started
                 if t.max_steps and s["step"] >= t.max_steps:
                     stopped = f"reached train.max_steps={t.max_steps}"
-                elif t.max_minutes and distributed.broadcast_flag(s["elapsed"] >= 60 * t.max_minutes, d, self.device):
+                elif t.max_minutes and distributed.broadcast_flag(s["elapsed"] >= 60 * t.max_minutes, d):
                     stopped = f"reached train.max_minutes={t.max_minutes}"
-                if distributed.any_true(signals.received is not None, d, self.device):
+                if distributed.any_true(signals.received is not None, d):
                     sig = signals.received or signal.SIGTERM
                     stopped, exit_code = f"stopped by {sig.name}", 128 + sig.value
+                    self._check_skips()
                     self._save_last()
                 elif s["step"] % t.valid_every == 0 or stopped:
+                    self._check_skips()
                     if self._validate(metrics, progress) and not stopped:
                         stopped = f"no better validation BLEU in {t.patience} validations (train.patience)"
                 elif t.save_every and s["step"] % t.save_every == 0:
+                    self._check_skips()
                     self._save_last()
             if not exit_code and s.get("validated_at") != s["step"]:  # ended at an epoch limit
+                self._check_skips()
                 self._validate(metrics, progress)
         self.console.print(f"stopped: {stopped}; best validation BLEU {s['best_bleu']:.2f}; run: {self.run_dir}")
         distributed.shutdown(d)
@@ -247,10 +276,11 @@ class Trainer:
                 break
         return group, tokens
 
-    def train_step(self, group: list[Batch], tokens: int) -> torch.Tensor | None:
+    def train_step(self, group: list[Batch], tokens: int) -> torch.Tensor:
         """One optimizer update over ``group`` (accumulated batches; ``tokens``: target tokens of the whole
-        step, over all processes). Returns this process's summed loss, or None when any process saw NaN/Inf
-        (then no update is made anywhere)."""
+        step, over all processes). Returns this process's summed loss, as a device tensor. Nothing is read back
+        from the device: when the gradient norm is NaN/Inf (the same on every process: DDP has averaged the
+        gradients), fused AdamW skips the update itself and ``self.skips`` counts it."""
         t = self.cfg.train
         lr = inverse_sqrt_lr(self.state["step"] + 1, t)
         for g in self.optimizer.param_groups:
@@ -262,17 +292,33 @@ class Trainer:
             last = i == len(group) - 1
             sync = nullcontext() if last or not self.dist.enabled else self.loss.no_sync()
             with sync, torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
-                loss = self.loss(batch.src, batch.tgt_in, batch.tgt_out)
+                loss = self.loss(batch.src, batch.tgt_in, batch.tgt_out, batch.tgt_tokens)
                 (loss * scale).backward()
             total += loss.detach()
-        if distributed.any_true(not bool(torch.isfinite(total)), self.dist, self.device):
-            self.optimizer.zero_grad(set_to_none=True)
-            return None
-        if t.clip_norm > 0:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), t.clip_norm)
+        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+        norm = (torch.nn.utils.clip_grad_norm_(self.model.parameters(), t.clip_norm) if t.clip_norm > 0
+                else torch.nn.utils.get_total_norm(grads))
+        self.optimizer.found_inf = self.skips.record(norm)  # read by fused AdamW's step, as GradScaler does
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         return total
+
+    def _check_skips(self) -> None:
+        """Read the skipped-update counters (a device sync, so only at log, validation and save points) and
+        stop the run when ``train.max_nonfinite`` updates in a row were skipped. Skipped updates change
+        nothing, so a checkpoint written between them holds the last good weights."""
+        skipped, worst = self.skips.read()
+        if not skipped:
+            return
+        s = self.state
+        s["nonfinite_steps"] = s.get("nonfinite_steps", 0) + skipped
+        self.window_skipped += skipped
+        self.console.print(f"step {s['step']}: {skipped} update(s) skipped since the last check: NaN/Inf gradients "
+                           f"({s['nonfinite_steps']} in all)")
+        if worst >= self.cfg.train.max_nonfinite:
+            raise NmtError(f"{self.run_dir}: {worst} updates in a row had a NaN/Inf loss or gradient "
+                           "(train.max_nonfinite); the last good checkpoint is kept — lower train.lr or raise "
+                           "train.warmup_steps, then --resume")
 
     def _save_last(self) -> None:
         if self.dist.main:
@@ -302,7 +348,7 @@ class Trainer:
             progress.log_validation(record, improved)
             stop = bool(t.patience) and s["bad_validations"] >= t.patience
         self.model.train()
-        return distributed.broadcast_flag(stop, self.dist, self.device)
+        return distributed.broadcast_flag(stop, self.dist)
 
     def validation_scores(self, valid: Parallel, bleu_sentences: int) -> dict[str, float]:
         self.model.eval()
