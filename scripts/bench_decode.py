@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from benchlib import report
+from benchlib import report, top_ops
 
 from nmt.config import ModelConfig
 from nmt.constants import EOS_ID
@@ -221,6 +221,20 @@ def real_data(run: str, threads: int, repeats: int, systems: list[str]) -> dict:
     return out
 
 
+def profile_nmt(threads: int, sentences: int) -> dict:
+    """nmt's decoding on the forced-length protocol under torch.profiler: where a step's time goes."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    cfg = ModelConfig(d_model=256, heads=4, ffn_dim=1024, encoder_layers=3, decoder_layers=3, dropout=0.0)
+    model = Transformer(cfg, VOCAB, VOCAB).eval()
+    sources = forced_sources()[:sentences]
+    steps = -(-sentences // BATCH) * (OUT_LEN + 1)  # decoder steps per call, over all batches
+    out = {"threads": threads, "sentences": sentences, "decoder_steps": steps}
+    for beam in (1, 5):
+        out[f"beam{beam}"] = top_ops(lambda b=beam: nmt_forced(model, sources, b), repeats=3)
+    return out
+
+
 def main() -> None:
     global SENTENCES
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -230,10 +244,15 @@ def main() -> None:
                         default=["nmt", "nmt-int8", "ctranslate2-float32", "ctranslate2-int8", "hf"])
     parser.add_argument("--run", default=None, help="a trained run for the real-data figures")
     parser.add_argument("--sentences", type=int, default=1000, help="fewer for a quick check")
+    parser.add_argument("--profile", type=int, default=0, metavar="SENTENCES",
+                        help="only profile nmt on SENTENCES forced-length sentences, greedy and beam 5 (top operators)")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--no-isolate", dest="isolate", action="store_false",
                         help="run every system in this process (they disturb each other: see isolated())")
     args = parser.parse_args()
+    if args.profile:
+        report(profile_nmt(args.threads, args.profile), args.out)
+        return
     if args.isolate:
         report(isolated(args), args.out)
         return

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from benchlib import report
+from benchlib import report, top_ops
 from rich.console import Console
 
 from nmt.config import load_config
@@ -121,6 +121,8 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=5)
     parser.add_argument("--systems", nargs="+", default=["nmt", "hf"], choices=[*VARIANTS, "hf"],
                         help="nmt variants (see VARIANTS) and/or hf")
+    parser.add_argument("--profile", type=int, default=0, metavar="STEPS",
+                        help="also profile STEPS synthetic steps of each system (torch.profiler, top operators)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -170,6 +172,9 @@ def main() -> None:
                 result[kind][name] = figures
                 print(f"{name:>10} {kind:>10}: {figures['real_target_tokens_per_s']:6d} real target tok/s, "
                       f"padding {figures['padding_fraction']:.1%}, MFU {figures['mfu']:.1%}", flush=True)
+            if args.profile:
+                step = make(cycle(lambda: synthetic))
+                result.setdefault("profile_synthetic", {})[name] = top_ops(step, args.profile, warmup=2)
             if args.out:  # what is measured so far survives a stopped run
                 args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
         result["mean_sentences_per_batch"] = mean_sentences
