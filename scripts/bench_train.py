@@ -5,8 +5,9 @@
 Real data: the same Multi30k en-de sentences for both. nmt uses its own token-budget batches over length-sorted
 pairs; HF gets what HF users build: shuffled sentences in fixed-size batches (the same mean sentences per batch),
 padded to the longest (DataCollatorForSeq2Seq style). Synthetic full batches: 128 x 32 source and target tokens,
-no padding. Figures: real (non-padding) target tokens per second (median over windows), padding fraction, and
-model FLOPs utilisation = 6 * parameters * target tokens / time / peak, against an fp32 matmul peak measured here.
+no padding. Figures: real (non-padding) target tokens per second (median over windows; the systems' windows are
+interleaved in one process), padding fraction, and model FLOPs utilisation = 6 * parameters * target tokens /
+time / peak, against an fp32 matmul peak measured here.
 """
 
 from __future__ import annotations
@@ -45,19 +46,30 @@ def matmul_peak(threads: int, size: int = 2048, repeats: int = 10) -> float:
     return statistics.median(rates)
 
 
-def windows(step: Callable[[], tuple[int, int]], warmup: int, steps: int, window: int) -> dict:
-    """Run ``step`` (returns real and padded target tokens); median real tokens/s over windows."""
-    for _ in range(warmup):
-        step()
-    rates, real_all, padded_all = [], 0, 0
-    for _ in range(max(1, steps // window)):
-        real, start = 0, time.perf_counter()
-        for _ in range(window):
-            r, p = step()
-            real, real_all, padded_all = real + r, real_all + r, padded_all + p
-        rates.append(real / (time.perf_counter() - start))
-    return {"real_target_tokens_per_s": round(statistics.median(rates)), "windows": [round(r) for r in rates],
-            "padding_fraction": round(1 - real_all / padded_all, 4)}
+def interleaved_windows(
+    steps: dict[str, Callable[[], tuple[int, int]]], warmup: int, total: int, window: int
+) -> dict[str, dict]:
+    """Run each system's ``step`` (returns real and padded target tokens) window by window, the systems taking
+    turns (order rotated each round), so a slow spell of a shared host falls on all of them alike; per system the
+    median real tokens/s over its windows."""
+    for step in steps.values():
+        for _ in range(warmup):
+            step()
+    names = list(steps)
+    rates: dict[str, list[float]] = {name: [] for name in names}
+    counts = {name: [0, 0] for name in names}  # real, padded
+    for r in range(max(1, total // window)):
+        for name in names[r % len(names):] + names[: r % len(names)]:
+            real, start = 0, time.perf_counter()
+            for _ in range(window):
+                got, padded = steps[name]()
+                real += got
+                counts[name][0] += got
+                counts[name][1] += padded
+            rates[name].append(real / (time.perf_counter() - start))
+    return {name: {"real_target_tokens_per_s": round(statistics.median(rates[name])),
+                   "windows": [round(x) for x in rates[name]],
+                   "padding_fraction": round(1 - counts[name][0] / counts[name][1], 4)} for name in names}
 
 
 def nmt_stepper(trainer: Trainer, batches: Iterator[Batch]) -> Callable[[], tuple[int, int]]:
@@ -122,7 +134,7 @@ def main() -> None:
     parser.add_argument("--systems", nargs="+", default=["nmt", "hf"], choices=[*VARIANTS, "hf"],
                         help="nmt variants (see VARIANTS) and/or hf")
     parser.add_argument("--profile", type=int, default=0, metavar="STEPS",
-                        help="also profile STEPS synthetic steps of each system (torch.profiler, top operators)")
+                        help="also profile STEPS synthetic steps of each system, twice, taking turns (torch.profiler)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -163,20 +175,23 @@ def main() -> None:
             hf = hf_model(vocab, cfg.model)
             systems["hf-marian"] = (lambda data: hf_stepper(hf, data, cfg.train.label_smoothing),
                                     sum(p.numel() for p in hf.parameters()))
-        for name, (make, params) in systems.items():
-            batches = real(hf_batches if name == "hf-marian" else nmt_batches)
-            for kind, data in (("real_data", cycle(batches)), ("synthetic", cycle(lambda: synthetic))):
-                figures = windows(make(data), args.warmup, args.steps, args.window)
-                figures["parameters"] = params
+        for kind in ("real_data", "synthetic"):
+            steps = {name: make(cycle(lambda: synthetic) if kind == "synthetic"
+                                else cycle(real(hf_batches if name == "hf-marian" else nmt_batches)))
+                     for name, (make, _) in systems.items()}
+            for name, figures in interleaved_windows(steps, args.warmup, args.steps, args.window).items():
+                figures["parameters"] = params = systems[name][1]
                 figures["mfu"] = round(6 * params * figures["real_target_tokens_per_s"] / peak, 3)
                 result[kind][name] = figures
                 print(f"{name:>10} {kind:>10}: {figures['real_target_tokens_per_s']:6d} real target tok/s, "
                       f"padding {figures['padding_fraction']:.1%}, MFU {figures['mfu']:.1%}", flush=True)
-            if args.profile:
-                step = make(cycle(lambda: synthetic))
-                result.setdefault("profile_synthetic", {})[name] = top_ops(step, args.profile, warmup=2)
             if args.out:  # what is measured so far survives a stopped run
                 args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        for _ in range(args.profile and 2):  # two rounds, systems taking turns: profiles compare within a round
+            for name, (make, _) in systems.items():
+                step = make(cycle(lambda: synthetic))
+                result.setdefault("profile_synthetic", {}).setdefault(name, []).append(
+                    top_ops(step, args.profile, warmup=2))
         result["mean_sentences_per_batch"] = mean_sentences
     if "hf-marian" in result["real_data"]:
         result["ratio_nmt_over_hf_real_data"] = round(
