@@ -112,7 +112,7 @@ class CrossAttention(_MultiHead):
 
     def project_kv(self, memory: Tensor) -> tuple[Tensor, Tensor]:
         """Encoder output (B, S, D) -> K, V each (B, H, S, Dh), contiguous: they are read at every decoding step,
-        and a strided K would be copied by every matmul (measured: 3x slower cross-attention per step)."""
+        and a strided K would be copied by every matmul (measured: 2.7x slower attention at 32 rows, 20 positions)."""
         k, v = self._split(self.kv(memory), 2)
         return k.contiguous(), v.contiguous()
 

@@ -47,7 +47,7 @@ def output_limits(src: Tensor, max_len_a: float, max_len_b: int, max_positions: 
 def _step_log_probs(
     model: Decoder, last: Tensor, cache, t: int, min_len: int, at_limit: Tensor  # noqa: ANN001
 ) -> Tensor:
-    """log p(next | prefix), (N, V), from one fused log_softmax (a third of the time of logsumexp and a
+    """log p(next | prefix), (N, V), from one fused log_softmax (less than half the time of logsumexp and a
     subtraction on (160, 8000) rows). <pad>/<s> are banned, </s> banned before ``min_len`` and forced at the
     limit (bans change no probability: they act after the normaliser is taken)."""
     logp = model.decode_step(last, cache).float().log_softmax(dim=-1)  # (N, V)
