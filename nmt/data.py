@@ -277,11 +277,10 @@ class Batch:
 
     def to(self, device: torch.device) -> Batch:
         """On CUDA the copy goes from pinned memory without blocking: a plain copy would wait for the GPU."""
-        if device.type != "cuda":
-            return Batch(self.src.to(device), self.tgt_in.to(device), self.tgt_out.to(device), self.tgt_tokens)
-        src, tgt_in, tgt_out = (x.pin_memory().to(device, non_blocking=True) for x in (self.src, self.tgt_in,
-                                                                                     self.tgt_out))
-        return Batch(src, tgt_in, tgt_out, self.tgt_tokens)
+        def move(x: Tensor) -> Tensor:
+            return x.pin_memory().to(device, non_blocking=True) if device.type == "cuda" else x.to(device)
+
+        return Batch(move(self.src), move(self.tgt_in), move(self.tgt_out), self.tgt_tokens)
 
 
 def pad(seqs: Sequence[Sequence[int]]) -> Tensor:

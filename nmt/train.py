@@ -227,17 +227,16 @@ class Trainer:
                 if s["step"] % t.log_every == 0:
                     self._check_skips()
                     loss_sum = distributed.sum_tensor(loss_sum, d)  # every process's share of the loss
-                if s["step"] % t.log_every == 0 and d.main:
                     now = time.monotonic()
-                    record = {"step": s["step"], "epoch": s["epoch"],
-                              "loss": float(loss_sum) / max(float(loss_tokens), 1.0),
-                              "lr": self.optimizer.param_groups[0]["lr"],
-                              "tokens_per_s": window_tokens / max(now - window_start, 1e-9),
-                              "elapsed_s": now - started, "skipped_updates": self.window_skipped}
-                    metrics.write(record)
-                    progress.update(s["step"], record)
-                if s["step"] % t.log_every == 0:
-                    window_tokens, window_start, self.window_skipped = 0, time.monotonic(), 0
+                    if d.main:
+                        record = {"step": s["step"], "epoch": s["epoch"],
+                                  "loss": float(loss_sum) / max(float(loss_tokens), 1.0),
+                                  "lr": self.optimizer.param_groups[0]["lr"],
+                                  "tokens_per_s": window_tokens / max(now - window_start, 1e-9),
+                                  "elapsed_s": now - started, "skipped_updates": self.window_skipped}
+                        metrics.write(record)
+                        progress.update(s["step"], record)
+                    window_tokens, window_start, self.window_skipped = 0, now, 0
                     loss_sum, loss_tokens = torch.zeros_like(loss_sum), torch.zeros_like(loss_tokens)
                 else:
                     progress.advance(s["step"], s["epoch"])
@@ -249,17 +248,13 @@ class Trainer:
                 if distributed.any_true(signals.received is not None, d):
                     sig = signals.received or signal.SIGTERM
                     stopped, exit_code = f"stopped by {sig.name}", 128 + sig.value
-                    self._check_skips()
                     self._save_last()
                 elif s["step"] % t.valid_every == 0 or stopped:
-                    self._check_skips()
                     if self._validate(metrics, progress) and not stopped:
                         stopped = f"no better validation BLEU in {t.patience} validations (train.patience)"
                 elif t.save_every and s["step"] % t.save_every == 0:
-                    self._check_skips()
                     self._save_last()
             if not exit_code and s.get("validated_at") != s["step"]:  # ended at an epoch limit
-                self._check_skips()
                 self._validate(metrics, progress)
         self.console.print(f"stopped: {stopped}; best validation BLEU {s['best_bleu']:.2f}; run: {self.run_dir}")
         distributed.shutdown(d)
@@ -295,16 +290,15 @@ class Trainer:
                 loss = self.loss(batch.src, batch.tgt_in, batch.tgt_out, batch.tgt_tokens)
                 (loss * scale).backward()
             total += loss.detach()
-        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
         norm = (torch.nn.utils.clip_grad_norm_(self.model.parameters(), t.clip_norm) if t.clip_norm > 0
-                else torch.nn.utils.get_total_norm(grads))
+                else torch.nn.utils.get_total_norm([p.grad for p in self.model.parameters() if p.grad is not None]))
         self.optimizer.found_inf = self.skips.record(norm)  # read by fused AdamW's step, as GradScaler does
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         return total
 
     def _check_skips(self) -> None:
-        """Read the skipped-update counters (a device sync, so only at log, validation and save points) and
+        """Read the skipped-update counters (a device sync, so only at log points and before every checkpoint) and
         stop the run when ``train.max_nonfinite`` updates in a row were skipped. Skipped updates change
         nothing, so a checkpoint written between them holds the last good weights."""
         skipped, worst = self.skips.read()
@@ -321,6 +315,7 @@ class Trainer:
                            "train.warmup_steps, then --resume")
 
     def _save_last(self) -> None:
+        self._check_skips()  # never write a checkpoint past max_nonfinite skipped updates
         if self.dist.main:
             save_checkpoint(checkpoint_dir(self.run_dir, "last"), self.model, self.optimizer, self.state)
             mark_latest(self.run_dir)  # the newest run with a checkpoint: what translate/eval use by default
@@ -329,6 +324,7 @@ class Trainer:
     @torch.no_grad()
     def _validate(self, metrics: MetricsLog, progress: TrainProgress) -> bool:
         """Loss, perplexity and greedy BLEU on the validation set (rank 0); saves checkpoints. True: stop early."""
+        self._check_skips()  # it writes checkpoints: never past max_nonfinite skipped updates
         s, t = self.state, self.cfg.train
         s["validated_at"] = s["step"]
         stop = False
