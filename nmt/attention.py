@@ -8,6 +8,8 @@ Masks are boolean, ``True`` where a query may attend.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -29,6 +31,20 @@ def attention_reference(
     if dropout_p > 0.0:
         weights = F.dropout(weights, p=dropout_p)
     return weights @ v, weights
+
+
+@contextmanager
+def keeping_weights(modules: Iterable[nn.Module]) -> Iterator[None]:
+    """Inside, the attention modules among ``modules`` take the readable path and keep the weights of their last
+    call in ``.weights`` (B, H, Tq, Tk); outside, they are back on the fast path with nothing kept."""
+    heads = [m for m in modules if isinstance(m, _MultiHead)]
+    for m in heads:
+        m.keep_weights = True
+    try:
+        yield
+    finally:
+        for m in heads:
+            m.keep_weights, m.weights = False, None
 
 
 class _MultiHead(nn.Module):

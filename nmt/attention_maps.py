@@ -1,24 +1,25 @@
-"""Attention weights of a translation, and word alignments read from them.
+"""Explaining a translation: its attention weights, and word alignments read from them. Analysis sits above
+translation: this module calls the translator, never the reverse.
 
-The weights come from the model's readable attention path (:func:`nmt.attention.attention_reference`), switched
-on for one teacher-forced pass over the source and the chosen output: the fast SDPA path returns no weights.
+The weights come from the model's readable attention path (``Transformer.record_attention``), switched on for
+one teacher-forced pass over the source and the chosen output: the fast SDPA path returns no weights.
+Layers and heads are numbered from 0, as Python indexes them; layer -1 is the last.
 Cross-attention rows are the output tokens being predicted (``</s>`` last) and its columns the source tokens
 (``</s>`` last); decoder masked self-attention is labelled on both axes by the decoder's inputs (``<s>`` first).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
 import torch
 from torch import Tensor
 
-from nmt.attention import _MultiHead
-from nmt.constants import BOS_ID
+from nmt.constants import BOS, BOS_ID, EOS
+from nmt.errors import NmtError
 from nmt.model import Transformer
+from nmt.translate import Translator, search_lines
 
 Kind = Literal["self", "masked", "cross"]
 KIND_HELP = {"self": "encoder self-attention (source x source)",
@@ -45,7 +46,7 @@ class AttentionMaps:
         if kind == "self":
             return self.src_tokens, self.src_tokens
         if kind == "masked":  # position i reads decoder input i (<s> y1 .. yn) and sees inputs 0..i
-            inputs = ["<s>", *self.tgt_tokens[:-1]]
+            inputs = [BOS, *self.tgt_tokens[:-1]]
             return inputs, inputs
         return self.tgt_tokens, self.src_tokens
 
@@ -62,19 +63,6 @@ class AttentionMaps:
         return per_layer[head]
 
 
-@contextmanager
-def keep_attention_weights(model: Transformer) -> Iterator[list[_MultiHead]]:
-    """Route every attention module through the readable path that keeps its weights."""
-    modules = [m for m in model.modules() if isinstance(m, _MultiHead)]
-    for m in modules:
-        m.keep_weights = True
-    try:
-        yield modules
-    finally:
-        for m in modules:
-            m.keep_weights, m.weights = False, None
-
-
 @torch.no_grad()
 def attention_weights(model: Transformer, src_ids: list[int], out_ids: list[int]) -> tuple[Tensor, Tensor, Tensor]:
     """(encoder, masked, cross) weights for source ``src_ids`` (ending with </s>) and output ``out_ids``
@@ -84,13 +72,11 @@ def attention_weights(model: Transformer, src_ids: list[int], out_ids: list[int]
     device = next(model.parameters()).device
     src = torch.tensor([src_ids], device=device)
     tgt_in = torch.tensor([[BOS_ID, *out_ids]], device=device)  # predicts out_ids + </s>
-    with keep_attention_weights(model):
+    with model.record_attention() as weights:
         model(src, tgt_in)
-        encoder = torch.stack([layer.self_attn.weights[0] for layer in model.encoder])
-        masked = torch.stack([layer.self_attn.weights[0] for layer in model.decoder])
-        cross = torch.stack([layer.cross_attn.weights[0] for layer in model.decoder])
+        encoder, masked, cross = (w[:, 0].cpu() for w in weights())  # the one sentence: (L, H, rows, columns)
     model.train(was_training)
-    return encoder.cpu(), masked.cpu(), cross.cpu()
+    return encoder, masked, cross
 
 
 def token_alignment(cross: Tensor) -> list[tuple[int, int]]:
@@ -105,7 +91,7 @@ def word_ids(pieces: list[str]) -> list[int | None]:
     out: list[int | None] = []
     word = -1
     for i, piece in enumerate(pieces):
-        if piece == "</s>":
+        if piece == EOS:
             out.append(None)
             continue
         if piece.startswith("\u2581") or i == 0:
@@ -143,5 +129,50 @@ def pharaoh(pairs: list[tuple[int, int]]) -> str:
 def explain_ids(model: Transformer, src_ids: list[int], out_ids: list[int], src_tokens: list[str],
                 tgt_tokens: list[str]) -> AttentionMaps:
     encoder, masked, cross = attention_weights(model, src_ids, out_ids)
-    return AttentionMaps(src_tokens, tgt_tokens + ["</s>"], encoder, masked, cross)
+    return AttentionMaps(src_tokens, tgt_tokens + [EOS], encoder, masked, cross)
 
+
+@dataclass
+class Explanation:
+    """One translation with its attention weights and word alignment."""
+
+    source: str
+    translation: str
+    maps: AttentionMaps | None  # None for an empty line
+    alignment: list[tuple[int, int]]  # (source word, target word), 0-based
+
+    @property
+    def pharaoh(self) -> str:
+        return pharaoh(self.alignment)
+
+
+def check_layer_head(translator: Translator, kind: Kind, layer: int, head: int | None) -> None:
+    """One-line errors for a layer or head the model does not have (``kind`` decides encoder or decoder)."""
+    if kind not in KIND_HELP:
+        raise NmtError(f"--attention-kind {kind!r}: choose self, masked or cross")
+    m = translator.cfg.model
+    n_layers = m.encoder_layers if kind == "self" else m.decoder_layers
+    if not -n_layers <= layer < n_layers:
+        raise NmtError(f"--layer {layer}: the model has {n_layers} {'encoder' if kind == 'self' else 'decoder'} "
+                       f"layers (0..{n_layers - 1}; -1 is the last)")
+    if head is not None and not 0 <= head < m.heads:
+        raise NmtError(f"--head {head}: the model has {m.heads} heads (0..{m.heads - 1})")
+
+
+def explain(translator: Translator, lines: list[str], beam_size: int | None = None, layer: int = ALIGN_LAYER,
+            head: int | None = None) -> list[Explanation]:
+    """Best translation of each line with all attention weights (encoder self, decoder masked self, cross)
+    and a word alignment from the cross-attention of decoder ``layer`` (mean over heads unless ``head``)."""
+    check_layer_head(translator, "cross", layer, head)
+    tok = translator.tok
+    src_ids, hyps = search_lines(translator.model, tok, lines, **translator.options(beam_size))
+    out = []
+    for line, ids, nbest in zip(lines, src_ids, hyps):
+        if not nbest:
+            out.append(Explanation(line, "", None, []))
+            continue
+        best = nbest[0].tokens
+        maps = explain_ids(translator.model, ids, best, tok.src_pieces(ids), tok.tgt_pieces(best))
+        alignment = word_alignment(maps.matrix("cross", layer, head), maps.src_tokens, maps.tgt_tokens)
+        out.append(Explanation(line, tok.decode_tgt([best])[0], maps, alignment))
+    return out

@@ -1,14 +1,14 @@
-"""Run directories and checkpoints: safetensors for tensors, JSON/YAML for the rest, every write atomic.
+"""Checkpoints: safetensors for tensors, JSON for the rest; nothing is ever unpickled.
 
-A run directory holds ``config.yaml`` (the resolved config), the SentencePiece model(s), ``metrics.jsonl`` and
-``checkpoints/{last,best}/`` with ``model.safetensors``, ``optimizer.safetensors`` and ``state.json``.
-Nothing is ever unpickled.
+``checkpoints/last`` and ``checkpoints/best`` are pointers (relative symlinks) to versioned folders
+(``last.00000120.k3x9``) holding ``model.safetensors``, ``optimizer.safetensors`` (``last`` only), ``state.json``
+and ``manifest.json`` (size and SHA-256 of each file). A save writes a new version beside the old one, then
+renames a new pointer over the old: a reader sees the old checkpoint or the new one, never half of either.
+Readers resolve the pointer once, read the files they need from that version and check only those.
 """
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import hashlib
 import json
 import os
@@ -19,39 +19,78 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, load_model, save_file, save_model
+from safetensors.torch import load, save, save_model
 from torch import nn
 
-from nmt.constants import (
-    CHECKPOINT_DIR,
-    CONFIG_FILE,
-    DEFAULT_RUNS_ROOT,
-    LATEST_POINTER,
-    LOCK_FILE,
-    MANIFEST_FILE,
-    MODEL_FILE,
-    OPTIMIZER_FILE,
-    STATE_FILE,
-)
+from nmt.constants import CHECKPOINT_DIR, MANIFEST_FILE, MODEL_FILE, OPTIMIZER_FILE, STATE_FILE
 from nmt.errors import NmtError
 
-# ---------------------------------------------------------------- atomic writes
+READ_ATTEMPTS = 5  # a reader retries when a save replaced the version it resolved before it opened the files
 
 
-def atomic_write(path: Path, write: Any) -> None:
-    """Call ``write(tmp_path)``, fsync, then rename over ``path``: readers see the old or the new file, whole."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+def checkpoint_dir(run_dir: Path, which: str) -> Path:
+    """The pointer to a run's ``which`` checkpoint (best or last)."""
+    return run_dir / CHECKPOINT_DIR / which
+
+
+def has_checkpoint(run_dir: Path, which: str = "last") -> bool:
+    return (checkpoint_dir(run_dir, which) / MODEL_FILE).is_file()
+
+
+# ---------------------------------------------------------------- writing
+
+
+def save_checkpoint(
+    folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer | None, state: dict[str, Any]
+) -> None:
+    """Write a complete new version of checkpoint ``folder`` (a pointer path such as checkpoints/last), switch the
+    pointer to it and remove older versions. A failed write (disk full, say) removes the partial version and
+    keeps the previous checkpoint."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    version = Path(tempfile.mkdtemp(prefix=f"{folder.name}.{state.get('step', 0):08d}.", dir=folder.parent))
     try:
-        write(Path(tmp))
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        files = {MODEL_FILE: _model_bytes(model)}
+        if optimizer is not None:
+            tensors, groups = _flatten_optimizer(optimizer)
+            tensors["rng.torch"] = torch.get_rng_state()
+            files[OPTIMIZER_FILE] = save(tensors)
+            state = {**state, "param_groups": groups}
+        files[STATE_FILE] = json.dumps(state, indent=1).encode("utf-8")
+        manifest = {name: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+                    for name, data in files.items()}
+        files[MANIFEST_FILE] = json.dumps(manifest, indent=1).encode("utf-8")
+        for name, data in files.items():
+            with open(version / name, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.chmod(version, 0o777 & ~_umask())  # mkdtemp makes 0700
+        _switch(folder, version)
+    except OSError as err:
+        shutil.rmtree(version, ignore_errors=True)
+        kept = " ; the previous checkpoint is kept" if folder.exists() else ""
+        raise NmtError(f"{folder}: could not write the checkpoint ({err.strerror or err}){kept}; free space "
+                       "or choose another --run-dir, then continue with --resume") from None
+    for old in folder.parent.glob(f"{folder.name}.*"):
+        if old != version and old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _model_bytes(model: nn.Module) -> bytes:
+    """The model's weights as safetensors bytes (tied weights stored once, as safetensors' save_model does)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        save_model(model, f"{tmp}/{MODEL_FILE}")
+        return Path(f"{tmp}/{MODEL_FILE}").read_bytes()
+
+
+def _switch(folder: Path, version: Path) -> None:
+    """Point ``folder`` at ``version`` with one rename (a pointer folder of an older layout is moved aside)."""
+    if folder.is_dir() and not folder.is_symlink():  # a checkpoint written before pointers existed
+        folder.rename(tempfile.mkdtemp(prefix=f"{folder.name}.old.", dir=folder.parent))
+    link = folder.with_name(f".{folder.name}.link.tmp")
+    link.unlink(missing_ok=True)
+    os.symlink(version.name, link)
+    os.replace(link, folder)
 
 
 def _umask() -> int:
@@ -60,102 +99,89 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    atomic_write(path, lambda tmp: tmp.write_bytes(data))
+# ---------------------------------------------------------------- reading
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+def read_checkpoint(folder: Path, names: tuple[str, ...]) -> dict[str, bytes]:
+    """The bytes of files ``names`` from one version of checkpoint ``folder``, each checked against that
+    version's manifest (only what is read is checked). When a save replaces the version between resolving
+    the pointer and reading, the reader resolves it again."""
+    for attempt in range(READ_ATTEMPTS):
+        version = folder.resolve()
+        try:
+            return _read_version(version, names)
+        except FileNotFoundError as err:
+            if attempt + 1 < READ_ATTEMPTS and folder.resolve() != version:
+                continue  # a newer checkpoint replaced this one meanwhile
+            missing = Path(err.filename or version)
+            if missing.name == MANIFEST_FILE:
+                raise NmtError(f"{folder / MANIFEST_FILE}: missing; the checkpoint is incomplete — use the other "
+                               "checkpoint (--checkpoint last/best) or retrain") from None
+            raise NmtError(f"{folder / missing.name}: missing from the checkpoint; use the other checkpoint or "
+                           "retrain") from None
+    raise AssertionError("unreachable")
 
 
-# ---------------------------------------------------------------- checkpoints
-
-
-def save_checkpoint(
-    folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer | None, state: dict[str, Any]
-) -> None:
-    """Write a complete checkpoint next to ``folder`` and swap it in, so a crash never leaves half of one.
-    A failed write (disk full, say) removes the partial copy and keeps the previous checkpoint."""
-    tmp = folder.with_name(folder.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
+def _read_version(version: Path, names: tuple[str, ...]) -> dict[str, bytes]:
+    manifest_path = version / MANIFEST_FILE
+    raw = manifest_path.read_bytes()
     try:
-        tmp.mkdir(parents=True)
-        save_model(model, str(tmp / MODEL_FILE))
-        if optimizer is not None:
-            tensors, groups = _flatten_optimizer(optimizer)
-            tensors["rng.torch"] = torch.get_rng_state()
-            save_file(tensors, str(tmp / OPTIMIZER_FILE))
-            state = {**state, "param_groups": groups}
-        (tmp / STATE_FILE).write_text(json.dumps(state, indent=1), encoding="utf-8")
-        manifest = {}
-        for path in sorted(tmp.iterdir()):
-            with open(path, "rb") as handle:
-                os.fsync(handle.fileno())
-            manifest[path.name] = {"bytes": path.stat().st_size, "sha256": _sha256(path)}
-        (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-    except OSError as err:
-        shutil.rmtree(tmp, ignore_errors=True)
-        kept = " ; the previous checkpoint is kept" if folder.exists() else ""
-        raise NmtError(f"{folder}: could not write the checkpoint ({err.strerror or err}){kept}; free space "
-                       "or choose another --run-dir, then continue with --resume") from None
-    old = folder.with_name(folder.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if folder.exists():
-        folder.rename(old)
-    tmp.rename(folder)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+        manifest = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise NmtError(f"{manifest_path}: damaged (not JSON); use the other checkpoint or retrain") from None
+    out = {}
+    for name in names:
+        data = (version / name).read_bytes()
+        expected = manifest.get(name)
+        if expected is None or len(data) != expected["bytes"] or hashlib.sha256(data).hexdigest() != expected["sha256"]:
+            raise NmtError(f"{version.parent / version.name / name}: damaged (size or checksum differs from "
+                           f"{MANIFEST_FILE}); use the other checkpoint or retrain")
+        out[name] = data
+    return out
 
 
 def verify_checkpoint(folder: Path) -> None:
-    """Check each file against the checkpoint's manifest (size and SHA-256); errors name the damaged file."""
-    manifest_path = folder / MANIFEST_FILE
-    if not manifest_path.is_file():
-        raise NmtError(f"{manifest_path}: missing; the checkpoint is incomplete — use the other checkpoint "
-                       "(--checkpoint last/best) or retrain")
+    """Check every file the checkpoint's manifest lists (size and SHA-256); errors name the damaged file."""
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        names = tuple(json.loads((folder / MANIFEST_FILE).read_bytes()))
+    except FileNotFoundError:
+        names = ()  # read_checkpoint names the missing manifest
     except (ValueError, UnicodeDecodeError):
-        raise NmtError(f"{manifest_path}: damaged (not JSON); use the other checkpoint or retrain") from None
-    for name, expected in manifest.items():
-        path = folder / name
-        if not path.is_file():
-            raise NmtError(f"{path}: missing from the checkpoint; use the other checkpoint or retrain")
-        if path.stat().st_size != expected["bytes"] or _sha256(path) != expected["sha256"]:
-            raise NmtError(f"{path}: damaged (size or checksum differs from {MANIFEST_FILE}); use the other "
-                           "checkpoint or retrain")
+        raise NmtError(f"{folder / MANIFEST_FILE}: damaged (not JSON); use the other checkpoint or retrain") from None
+    read_checkpoint(folder, names)
 
 
-def load_weights(folder: Path, model: nn.Module) -> None:
-    """Verify a checkpoint folder and load its ``model.safetensors`` into ``model`` (strict). Never unpickles."""
+def load_weights(folder: Path, model: nn.Module, data: bytes | None = None) -> None:
+    """Load checkpoint ``folder``'s verified ``model.safetensors`` into ``model`` (strict). Never unpickles."""
     path = folder / MODEL_FILE
     if not path.is_file():
         raise NmtError(f"{path}: checkpoint weights missing; retrain with `nmt train` or pick another checkpoint")
-    verify_checkpoint(folder)
+    if data is None:
+        data = read_checkpoint(folder, (MODEL_FILE,))[MODEL_FILE]
     try:
-        missing, unexpected = load_model(model, str(path), strict=False)
+        tensors = load(data)
     except (SafetensorError, OSError) as err:
         raise NmtError(f"{path}: damaged weights file ({str(err).splitlines()[0]}); retrain or use another "
                        "checkpoint") from None
+    try:
+        missing, unexpected = model.load_state_dict(tensors, strict=False)
     except RuntimeError as err:  # shape mismatch: the file belongs to another config
         detail = next((line.strip() for line in str(err).splitlines() if "size mismatch" in line), str(err))
         raise NmtError(f"{path}: weights do not match the run's config ({detail[:160]})") from None
+    own = model.state_dict()
+    loaded = {own[name].data_ptr() for name in tensors if name in own}
+    missing = [name for name in missing if own[name].data_ptr() not in loaded]  # tied weights are stored once
     if missing or unexpected:
         raise NmtError(f"{path}: weights do not match the run's config (missing {sorted(missing)[:3]}, "
                        f"unexpected {sorted(unexpected)[:3]})")
 
 
-def load_training_state(folder: Path, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
-    """Restore optimizer and RNG state; return the JSON trainer state."""
-    state = json.loads((folder / STATE_FILE).read_text(encoding="utf-8"))
-    tensors = load_file(str(folder / OPTIMIZER_FILE))
+def load_training_state(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    """Restore weights, optimizer and RNG state from one version of ``folder``; return the JSON trainer state."""
+    files = read_checkpoint(folder, (MODEL_FILE, OPTIMIZER_FILE, STATE_FILE))
+    load_weights(folder, model, files[MODEL_FILE])
+    state = json.loads(files[STATE_FILE])
+    tensors = load(files[OPTIMIZER_FILE])
     torch.set_rng_state(tensors.pop("rng.torch"))
     _restore_optimizer(optimizer, tensors, state.pop("param_groups"))
     return state
@@ -182,76 +208,3 @@ def _restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torc
     optimizer.load_state_dict({"state": state, "param_groups": groups})
 
 
-# ---------------------------------------------------------------- run directories
-
-
-def checkpoint_dir(run_dir: Path, which: str) -> Path:
-    return run_dir / CHECKPOINT_DIR / which
-
-
-def has_checkpoint(run_dir: Path, which: str = "last") -> bool:
-    return (checkpoint_dir(run_dir, which) / MODEL_FILE).is_file()
-
-
-def mark_latest(run_dir: Path) -> None:
-    """Record ``run_dir`` as the newest run, for commands given no run."""
-    atomic_write_text(run_dir.parent / LATEST_POINTER, run_dir.name + "\n")
-
-
-def resolve_run(run: str | None, runs_root: str = DEFAULT_RUNS_ROOT) -> Path:
-    """A run directory from a path or a run name; by default the newest run under ``runs_root``."""
-    if run is not None:
-        for candidate in (Path(run), Path(runs_root) / run):
-            if (candidate / CONFIG_FILE).is_file():
-                return candidate
-        raise NmtError(f"{run}: not a run directory (no {CONFIG_FILE}); pass a folder made by `nmt train`")
-    pointer = Path(runs_root) / LATEST_POINTER
-    if pointer.is_file():
-        candidate = Path(runs_root) / pointer.read_text(encoding="utf-8").strip()
-        if (candidate / CONFIG_FILE).is_file():
-            return candidate
-    raise NmtError(f"no trained model found under {runs_root}/; train one with `nmt train` "
-                   "(or pass --run RUN_DIR)")
-
-
-class RunLock:
-    """One writer per run directory: an exclusive ``flock`` on ``.lock``. The kernel drops the lock when its
-    process dies, so a lock file left by a dead process is stale and simply taken over."""
-
-    def __init__(self, run_dir: Path) -> None:
-        self.path = run_dir / LOCK_FILE
-        self.fd: int | None = None
-
-    def __enter__(self) -> RunLock:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as err:
-            owner = os.pread(fd, 64, 0).decode("utf-8", "replace").strip() or "another process"
-            os.close(fd)
-            if err.errno in (errno.EWOULDBLOCK, errno.EACCES):
-                raise NmtError(f"{self.path.parent}: already being trained by {owner}; wait for it to finish, "
-                               "stop it, or train into another --run-dir") from None
-            raise
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()}\n".encode(), 0)
-        self.fd = fd
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.fd is not None:
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
-            os.close(self.fd)
-            self.fd = None
-
-
-def check_writable(folder: Path) -> None:
-    """Fail at start, not after an hour of training, when the run directory cannot be written."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".write-test.", dir=folder)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as err:
-        raise NmtError(f"{folder}: cannot write the run directory ({err.strerror or err}); choose a writable "
-                       "--run-dir or runs_root") from None

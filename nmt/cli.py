@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Annotated, Any, Optional, TypeVar
 
 import typer
+from rich.console import Console
 
+from nmt.constants import DEFAULT_RUNS_ROOT
 from nmt.errors import NmtError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -68,14 +70,14 @@ def translate(
     beam: Beam = None,
     n_best: Annotated[int, typer.Option("--n-best", help="Print N hypotheses per line: 'i ||| text ||| score'.")] = 1,
     checkpoint: Checkpoint = "best",
-    runs_root: RunsRoot = "runs",
+    runs_root: RunsRoot = DEFAULT_RUNS_ROOT,
     device: Annotated[str, typer.Option("--device", help="cpu, cuda, cuda:1, ...")] = "cpu",
     attention: Annotated[Optional[Path], typer.Option(
         "--attention", help="Write an attention heatmap PNG (one per line: NAME-2.png, ... for more lines).")] = None,
     attention_kind: Annotated[str, typer.Option(
         "--attention-kind", help="self (encoder), masked (decoder self) or cross.")] = "cross",
-    layer: Annotated[int, typer.Option("--layer", help="Layer to show, 1-based; -1: the last.")] = -1,
-    head: Annotated[Optional[int], typer.Option("--head", help="One head (0-based); default: mean of all.")] = None,
+    layer: Annotated[int, typer.Option("--layer", help="Layer to show, from 0; -1: the last.")] = -1,
+    head: Annotated[Optional[int], typer.Option("--head", help="One head, from 0; default: the mean of all.")] = None,
     all_heads: Annotated[bool, typer.Option("--all-heads", help="A grid of every layer x head.")] = False,
     show_attention: Annotated[bool, typer.Option(
         "--show-attention", help="Draw the attention matrix in the terminal (stderr).")] = False,
@@ -86,36 +88,49 @@ def translate(
     """Translate sentences with a trained run: one output line per input line."""
 
     def go() -> None:
-        from nmt.checkpoint import atomic_write_text
         from nmt.translate import Translator, read_input
 
         if engine not in ("nmt", "ctranslate2"):
             raise NmtError(f"--engine {engine!r}: choose nmt or ctranslate2")
         lines = list(text) if text else read_input(input)
-        translator = Translator.load(run, checkpoint, device, runs_root)
         if engine == "ctranslate2":
             from nmt.export import CT2Translator
+            from nmt.run import load_run
 
             if attention or show_attention or align or n_best > 1:
                 raise NmtError("--engine ctranslate2 gives translations only; drop --attention/--align/--n-best")
-            out = CT2Translator(translator).translate(lines, beam)
-        elif attention or show_attention or align:
-            from nmt.plots import translate_with_attention
+            out = CT2Translator(load_run(run, None, runs_root=runs_root)).translate(lines, beam)
+            return _write(out, output)
+        translator = Translator.load(run, checkpoint, device, runs_root)
+        if attention or show_attention or align:
+            from nmt.attention_maps import check_layer_head, explain
+            from nmt.plots import draw_explanations
 
-            out = translate_with_attention(translator, lines, beam, attention_kind, layer, head, attention,
-                                           all_heads, show_attention, align)
+            check_layer_head(translator, attention_kind, layer, head)  # type: ignore[arg-type]
+            cross = attention_kind == "cross"  # the alignment reads the layer/head asked for when drawing cross
+            items = explain(translator, lines, beam, layer if cross else -1, head if cross else None)
+            draw_explanations(items, attention_kind, layer, head, attention, all_heads,  # type: ignore[arg-type]
+                              Console(stderr=True) if show_attention else None)
+            out = [f"{item.translation} ||| {item.pharaoh}" if align else item.translation for item in items]
         elif n_best > 1:
             out = [f"{i} ||| {t} ||| {s:.4f}" for i, nb in enumerate(translator.translate(lines, beam, n_best))
                    for t, s in nb]
         else:
             out = [nb[0][0] for nb in translator.translate(lines, beam)]
-        payload = "".join(line + "\n" for line in out)
-        if output is not None:
-            atomic_write_text(output, payload)
-        else:
-            sys.stdout.write(payload)
+        _write(out, output)
 
     _guard(debug, go)
+
+
+def _write(lines: list[str], output: Path | None) -> None:
+    """One line each, to ``output`` (atomically) or stdout."""
+    from nmt.files import atomic_write_text
+
+    payload = "".join(line + "\n" for line in lines)
+    if output is not None:
+        atomic_write_text(output, payload)
+    else:
+        sys.stdout.write(payload)
 
 
 @app.command()
@@ -160,7 +175,7 @@ def evaluate(
     ref: Annotated[Optional[Path], typer.Option("--ref", help="Reference file for --hyp.")] = None,
     beam: Beam = None,
     checkpoint: Checkpoint = "best",
-    runs_root: RunsRoot = "runs",
+    runs_root: RunsRoot = DEFAULT_RUNS_ROOT,
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
     device: Annotated[str, typer.Option("--device")] = "cpu",
     debug: Debug = False,

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import yaml
 
+from nmt.constants import DEFAULT_RUNS_ROOT
 from nmt.errors import NmtError
 
 REPO_CONFIGS = Path(__file__).resolve().parent.parent / "configs"
@@ -152,6 +153,7 @@ class DecodeConfig:
 
     def validate(self) -> None:
         _check(self.beam_size >= 1, "decode.beam_size", "must be at least 1")
+        _check(self.length_penalty >= 0, "decode.length_penalty", "must be zero (no penalty) or positive")
         _check(self.batch_size >= 1, "decode.batch_size", "must be at least 1")
         _check(self.max_len_a >= 0 and self.max_len_b >= 1, "decode.max_len_b",
                "need max_len_a >= 0 and max_len_b >= 1")
@@ -162,7 +164,7 @@ class Config:
     """The whole run: each component receives only its own section."""
 
     name: str = "tatoeba-en-de"  # run directory: <runs_root>/<name>
-    runs_root: str = "runs"
+    runs_root: str = DEFAULT_RUNS_ROOT
     model: ModelConfig = field(default_factory=ModelConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -234,7 +236,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
 
 def save_config(cfg: Config, path: Path) -> None:
     """Write the resolved config as YAML, atomically."""
-    from nmt.checkpoint import atomic_write_text
+    from nmt.files import atomic_write_text
 
     atomic_write_text(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False, allow_unicode=True))
 
@@ -242,7 +244,7 @@ def save_config(cfg: Config, path: Path) -> None:
 def _find_preset(name: str, config_path: Path) -> Path:
     for folder in (config_path.parent / "presets", config_path.parent, REPO_CONFIGS / "presets"):
         candidate = folder / f"{name}.yaml"
-        if candidate.is_file():
+        if candidate.is_file() and candidate.resolve() != config_path.resolve():  # never the config itself
             return candidate
     known = sorted(p.stem for p in (REPO_CONFIGS / "presets").glob("*.yaml"))
     raise ConfigError(f"{config_path}: preset: unknown preset '{name}'; choose one of {known}")

@@ -176,7 +176,7 @@ def _fetch(relative: str, url: str, sha256: str, root: str | None, download: boo
         raise NmtError(f"{url}: checksum mismatch (sha256 {digest}, expected {sha256}); nothing was saved")
     if member is not None:
         payload = zipfile.ZipFile(io.BytesIO(payload)).read(member)
-    from nmt.checkpoint import atomic_write_bytes
+    from nmt.files import atomic_write_bytes
 
     atomic_write_bytes(target, payload)
     return target

@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -91,35 +91,57 @@ def _as_parallel(table) -> Parallel:  # noqa: ANN001 - a datasets.Dataset with s
     return Parallel(list(table["src"]), list(table["tgt"]), table.info.description)
 
 
-def read_dataset(spec: str, src_lang: str, tgt_lang: str, split: str = "train"):  # noqa: ANN201 - datasets.Dataset
-    """One file spec as a `datasets` table with ``src`` and ``tgt`` columns (Arrow: memory-mapped and cached,
-    so a corpus bigger than memory is never loaded into Python objects); ``info.description`` names it."""
+@dataclass(frozen=True)
+class Spec:
+    """A file spec, resolved: ``kind`` is hub, tsv, jsonl or prefix; ``paths`` the files (two for a prefix)."""
+
+    kind: Literal["hub", "tsv", "jsonl", "prefix"]
+    paths: tuple[Path, ...] = ()
+    hub: tuple[str, str | None] = ("", None)  # (dataset, config) for hub:NAME[/CONFIG]
+
+
+def parse_spec(spec: str, src_lang: str, tgt_lang: str) -> Spec:
+    """What a file spec names: ``x.tsv``, ``x.jsonl``, a prefix (``x.<src>`` + ``x.<tgt>``) or
+    ``hub:NAME[/CONFIG]``. Missing files are errors that name them."""
     if spec.startswith("hub:"):
-        name = spec[4:]
-        dataset, _, config = name.partition("/")
-        ds = _datasets()
-        try:
-            rows = ds.load_dataset(dataset, config or None, split=split)
-        except Exception as err:  # network, missing dataset or split: all user-facing
-            raise NmtError(f"hub:{name}: could not load split '{split}' ({type(err).__name__}: {err})") from None
-        return _named(_from_translation_rows(rows, src_lang, tgt_lang, f"{spec}[{split}]"), f"{spec}[{split}]")
+        dataset, _, config = spec[4:].partition("/")
+        return Spec("hub", hub=(dataset, config or None))
     path = Path(spec).expanduser()
     if path.suffix == ".tsv":
-        return _named(_read_tsv(path), str(path))
+        return Spec("tsv", (path,))
     if path.suffix in (".jsonl", ".json"):
         if not path.is_file():
             raise NmtError(f"{path}: file not found")
-        ds = _datasets()
+        return Spec("jsonl", (path,))
+    src_path, tgt_path = Path(f"{path}.{src_lang}"), Path(f"{path}.{tgt_lang}")
+    if not src_path.is_file() and not tgt_path.is_file() and not path.parent.is_dir():
+        raise NmtError(f"{spec}: no such folder; a file spec is x.tsv, x.jsonl, a prefix or hub:NAME")
+    return Spec("prefix", (src_path, tgt_path))
+
+
+def read_dataset(spec: str, src_lang: str, tgt_lang: str, split: str = "train"):  # noqa: ANN201 - datasets.Dataset
+    """One file spec as a `datasets` table with ``src`` and ``tgt`` columns (Arrow: memory-mapped and cached,
+    so a corpus bigger than memory is never loaded into Python objects); ``info.description`` names it."""
+    parsed = parse_spec(spec, src_lang, tgt_lang)
+    ds = _datasets()
+    if parsed.kind == "hub":
+        origin = f"{spec}[{split}]"
+        try:
+            rows = ds.load_dataset(*parsed.hub, split=split)
+        except Exception as err:  # network, missing dataset or split: all user-facing
+            raise NmtError(f"{spec}: could not load split '{split}' ({type(err).__name__}: {err})") from None
+        return _named(_from_translation_rows(rows, src_lang, tgt_lang, origin), origin)
+    if parsed.kind == "tsv":
+        return _named(_read_tsv(parsed.paths[0]), str(parsed.paths[0]))
+    if parsed.kind == "jsonl":
+        path = parsed.paths[0]
         try:
             rows = ds.load_dataset("json", data_files=str(path), split="train")
         except ds.exceptions.DatasetGenerationError:
             raise NmtError(f"{path}: not valid JSON lines; each line needs "
                            f'{{"translation": {{"{src_lang}": ..., "{tgt_lang}": ...}}}}') from None
         return _named(_from_translation_rows(rows, src_lang, tgt_lang, str(path)), str(path))
-    src_path, tgt_path = Path(f"{path}.{src_lang}"), Path(f"{path}.{tgt_lang}")
-    if not src_path.is_file() and not tgt_path.is_file() and not path.parent.is_dir():
-        raise NmtError(f"{spec}: no such folder; a file spec is x.tsv, x.jsonl, a prefix or hub:NAME")
-    return _pair_table(src_path, tgt_path)
+    return _pair_table(*parsed.paths)
 
 
 def _pair_table(src_path: Path, tgt_path: Path):  # noqa: ANN202
@@ -140,28 +162,22 @@ def read_pair(src_path: Path, tgt_path: Path) -> Parallel:
 def stream_pairs(spec: str, src_lang: str, tgt_lang: str) -> Callable[[], Iterator[tuple[str, str]]]:
     """A file spec as a stream: each call of the result reads (source, target) pairs from the start, through
     `datasets` streaming, without copying or caching the corpus. Errors name the file and line as they are met."""
+    parsed = parse_spec(spec, src_lang, tgt_lang)
     ds = _datasets()
-    if spec.startswith("hub:"):
-        dataset, _, config = spec[4:].partition("/")
+    if parsed.kind in ("hub", "jsonl"):
+        origin = spec if parsed.kind == "hub" else str(parsed.paths[0])
 
-        def hub() -> Iterator[tuple[str, str]]:
-            for number, row in enumerate(ds.load_dataset(dataset, config or None, split="train", streaming=True)):
-                yield _translation_pair(row.get("translation"), src_lang, tgt_lang, spec, number)
+        def rows() -> Iterator[tuple[str, str]]:
+            source = (ds.load_dataset(*parsed.hub, split="train", streaming=True) if parsed.kind == "hub" else
+                      ds.load_dataset("json", data_files=origin, split="train", streaming=True))
+            for number, row in enumerate(source):
+                yield _translation_pair(row.get("translation"), src_lang, tgt_lang, origin, number)
 
-        return hub
-    path = Path(spec).expanduser()
-    if path.suffix in (".jsonl", ".json"):
-        if not path.is_file():
-            raise NmtError(f"{path}: file not found")
-
-        def jsonl() -> Iterator[tuple[str, str]]:
-            for number, row in enumerate(ds.load_dataset("json", data_files=str(path), split="train",
-                                                         streaming=True)):
-                yield _translation_pair(row.get("translation"), src_lang, tgt_lang, str(path), number)
-
-        return jsonl
-    if path.suffix == ".tsv":
+        return rows
+    for path in parsed.paths:
         text_dataset(path, streaming=True)  # missing or empty: fail now, not at the first epoch
+    if parsed.kind == "tsv":
+        path = parsed.paths[0]
 
         def tsv() -> Iterator[tuple[str, str]]:
             for number, line in enumerate(_stream_lines(path), 1):
@@ -171,8 +187,7 @@ def stream_pairs(spec: str, src_lang: str, tgt_lang: str) -> Callable[[], Iterat
                 yield a, b
 
         return tsv
-    src_path, tgt_path = Path(f"{path}.{src_lang}"), Path(f"{path}.{tgt_lang}")
-    text_dataset(src_path, streaming=True), text_dataset(tgt_path, streaming=True)
+    src_path, tgt_path = parsed.paths
 
     def prefix() -> Iterator[tuple[str, str]]:
         count = 0
@@ -252,11 +267,17 @@ def _from_translation_rows(rows, src_lang: str, tgt_lang: str, origin: str):  # 
 # ---------------------------------------------------------------- cleaning
 
 
+def clean(text: str) -> str:
+    """The one cleaning rule, for training and validation text alike: whitespace runs become one space, the
+    ends are stripped. A pair with a side that is empty after cleaning is dropped."""
+    return " ".join(text.split())
+
+
 def clean_text(data: Parallel, drops: Counter) -> Parallel:
-    """Strip whitespace, drop pairs with an empty side; counts go into ``drops``."""
+    """Clean every sentence, drop pairs with an empty side; counts go into ``drops``."""
     src, tgt = [], []
     for a, b in zip(data.src, data.tgt):
-        a, b = " ".join(a.split()), " ".join(b.split())
+        a, b = clean(a), clean(b)
         if not a or not b:
             drops["empty side"] += 1
             continue
@@ -283,18 +304,41 @@ class Batch:
         return Batch(move(self.src), move(self.tgt_in), move(self.tgt_out), self.tgt_tokens)
 
 
+def padded(lengths: np.ndarray, values: np.ndarray, bos: bool = False, eos: bool = False) -> Tensor:
+    """The one padding routine. Rows given as lengths (B,) + concatenated values -> (B, longest + bos + eos)
+    int64, PAD-padded, with <s> in front (``bos``) or </s> after each row (``eos``)."""
+    width = int(lengths.max(initial=0)) + bos + eos
+    out = np.full((len(lengths), width), PAD_ID, dtype=np.int64)  # (B, W)
+    inside = np.arange(width - bos - eos) < lengths[:, None]  # (B, W') True at real tokens
+    out[:, bos : width - eos][inside] = values
+    if bos:
+        out[:, 0] = BOS_ID
+    if eos:
+        out[np.arange(len(lengths)), lengths] = EOS_ID
+    return torch.from_numpy(out)
+
+
+def flat(seqs: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Id lists -> (lengths (B,), concatenated values)."""
+    lengths = np.fromiter(map(len, seqs), np.int64, len(seqs))
+    return lengths, np.fromiter(itertools.chain.from_iterable(seqs), np.int64, int(lengths.sum()))
+
+
+def make_batch(src: tuple[np.ndarray, np.ndarray], tgt: tuple[np.ndarray, np.ndarray]) -> Batch:
+    """A training Batch from (lengths, values) of source ids (ending with </s>) and target ids (without
+    <s>/</s>)."""
+    tgt_lens, tgt_values = tgt
+    return Batch(padded(*src), padded(tgt_lens, tgt_values, bos=True), padded(tgt_lens, tgt_values, eos=True),
+                 int(tgt_lens.sum()) + len(tgt_lens))
+
+
 def pad(seqs: Sequence[Sequence[int]]) -> Tensor:
     """Right-pad id lists with PAD_ID -> (B, max_len)."""
-    out = torch.full((len(seqs), max((len(s) for s in seqs), default=0)), PAD_ID, dtype=torch.long)
-    for i, s in enumerate(seqs):
-        out[i, : len(s)] = torch.tensor(s, dtype=torch.long)
-    return out
+    return padded(*flat(seqs))
 
 
 def collate(src_ids: Sequence[Sequence[int]], tgt_ids: Sequence[Sequence[int]]) -> Batch:
-    tgt_in = pad([[BOS_ID, *t] for t in tgt_ids])
-    tgt_out = pad([[*t, EOS_ID] for t in tgt_ids])
-    return Batch(pad(src_ids), tgt_in, tgt_out, sum(len(t) + 1 for t in tgt_ids))
+    return make_batch(flat(src_ids), flat(tgt_ids))
 
 
 def token_batches(
@@ -320,12 +364,3 @@ def token_batches(
     if seed is not None:
         batches = [batches[i] for i in rng.permutation(len(batches))]
     return batches
-
-
-def iterate_batches(
-    src_ids: list[list[int]], tgt_ids: list[list[int]], batches: list[list[int]], start: int = 0
-) -> Iterator[tuple[int, Batch]]:
-    """(batch number, Batch) from ``start`` on."""
-    for number in range(start, len(batches)):
-        idx = batches[number]
-        yield number, collate([src_ids[i] for i in idx], [tgt_ids[i] for i in idx])

@@ -7,20 +7,24 @@ from typing import Any
 
 from sacrebleu.metrics import BLEU, CHRF, TER
 
-from nmt.checkpoint import atomic_write_text
 from nmt.corpora import load_splits
 from nmt.data import read_lines
 from nmt.errors import NmtError
+from nmt.files import atomic_write_text
 from nmt.translate import Translator
 
+METRICS = ("bleu", "chrf", "ter")
 
-def score(hyps: list[str], refs: list[str], tgt_lang: str | None = None) -> dict[str, dict[str, Any]]:
-    """Corpus BLEU, chrF and TER of ``hyps`` against one reference each."""
+
+def score(hyps: list[str], refs: list[str], tgt_lang: str | None = None,
+          metrics: tuple[str, ...] = METRICS) -> dict[str, dict[str, Any]]:
+    """Corpus BLEU, chrF and TER (or those of ``metrics``) of ``hyps`` against one reference each."""
     if len(hyps) != len(refs):
         raise NmtError(f"{len(hyps)} hypotheses but {len(refs)} references; they must have one line each")
-    bleu = BLEU(trg_lang=tgt_lang or "")
+    scorers = {"bleu": lambda: BLEU(trg_lang=tgt_lang or ""), "chrf": CHRF, "ter": TER}
     out = {}
-    for name, metric in (("bleu", bleu), ("chrf", CHRF()), ("ter", TER())):
+    for name in metrics:
+        metric = scorers[name]()
         result = metric.corpus_score(hyps, [refs])
         out[name] = {"score": round(result.score, 2), "signature": str(metric.get_signature()),
                      "text": str(result)}

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from nmt.constants import EOS, SPM_JOINT, SPM_SRC, SPM_TGT
 from nmt.errors import NmtError
 from nmt.model import Transformer
-from nmt.translate import Translator
+from nmt.run import Run, load_run
 
 CT2_DIR = "ctranslate2"  # default export folder inside a run directory
 
@@ -102,12 +102,13 @@ def save_spec(spec: Any, target: Path, extra_files: list[Path] = ()) -> Path:  #
 def export_ctranslate2(run: str | Path | None, out_dir: Path | None = None, checkpoint: str = "best",
                        quantization: str | None = None) -> Path:
     """Convert a run's checkpoint to a CTranslate2 model directory (default: RUN/ctranslate2); returns it."""
-    translator = Translator.load(run, checkpoint)
-    tok = translator.tok
-    spec = ctranslate2_spec(translator.model, [tok.src.id_to_piece(i) for i in range(tok.src_vocab_size)],
+    loaded = load_run(run, checkpoint)
+    tok = loaded.tokenizer
+    assert loaded.model is not None
+    spec = ctranslate2_spec(loaded.model, [tok.src.id_to_piece(i) for i in range(tok.src_vocab_size)],
                             [tok.tgt.id_to_piece(i) for i in range(tok.tgt_vocab_size)], quantization)
-    spm = [translator.run_dir / n for n in (SPM_JOINT, SPM_SRC, SPM_TGT) if (translator.run_dir / n).is_file()]
-    return save_spec(spec, out_dir or translator.run_dir / CT2_DIR, spm)
+    spm = [loaded.dir / n for n in (SPM_JOINT, SPM_SRC, SPM_TGT) if (loaded.dir / n).is_file()]
+    return save_spec(spec, out_dir or loaded.dir / CT2_DIR, spm)
 
 
 def _ffn(spec: Any, ffn: nn.Module, norm: nn.LayerNorm) -> None:  # noqa: ANN401
@@ -117,21 +118,22 @@ def _ffn(spec: Any, ffn: nn.Module, norm: nn.LayerNorm) -> None:  # noqa: ANN401
 
 
 class CT2Translator:
-    """Translate with an exported CTranslate2 model and the run's SentencePiece model(s)."""
+    """Translate with an exported CTranslate2 model and the run's config and SentencePiece model(s); the run's
+    PyTorch weights are never loaded (``load_run(run, checkpoint=None)`` is enough)."""
 
-    def __init__(self, translator: Translator, model_dir: Path | None = None, threads: int = 0) -> None:
+    def __init__(self, run: Run, model_dir: Path | None = None, threads: int = 0) -> None:
         ct2 = _ct2()
-        folder = model_dir or translator.run_dir / CT2_DIR
+        folder = model_dir or run.dir / CT2_DIR
         if not (folder / "model.bin").is_file():
-            raise NmtError(f"{folder}: no CTranslate2 model; make one with `nmt export {translator.run_dir} "
+            raise NmtError(f"{folder}: no CTranslate2 model; make one with `nmt export {run.dir} "
                            "--format ctranslate2`")
-        self.nmt = translator
+        self.run = run
         self.engine = ct2.Translator(str(folder), device="cpu", intra_threads=threads)
 
     def translate(self, lines: list[str], beam_size: int | None = None, min_len: int = 0) -> list[str]:
         """Best translation per line; empty lines stay empty. Limits as nmt's (a * source length + b)."""
-        d = self.nmt.cfg.decode
-        tok = self.nmt.tok
+        d = self.run.config.decode
+        tok = self.run.tokenizer
         todo = [i for i, line in enumerate(lines) if line.strip()]
         pieces = [tok.src.encode(lines[i], out_type=str) + [EOS] for i in todo]
         longest = max((len(p) for p in pieces), default=1)

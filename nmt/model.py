@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
 
+from nmt.attention import keeping_weights
 from nmt.config import ModelConfig
 from nmt.constants import PAD_ID
 from nmt.layers import DecoderLayer, EncoderLayer, SinusoidalPositions
@@ -147,6 +150,16 @@ class Transformer(nn.Module):
             x = layer(x, cross_kv, cache.src_mask, self_cache=self_kv, pos=pos)
         cache.length = pos + 1
         return self.output(self.decoder_norm(x[:, 0]))  # (N, V)
+
+    @contextmanager
+    def record_attention(self) -> Iterator[Callable[[], tuple[Tensor, Tensor, Tensor]]]:
+        """Inside, attention runs the readable path (slower) and keeps its weights; the yielded function returns
+        those of the last forward pass: encoder self-attention (L_enc, B, H, S, S), decoder masked
+        self-attention (L_dec, B, H, T, T) and cross-attention (L_dec, B, H, T, S). Layers count from 0."""
+        kinds = ([layer.self_attn for layer in self.encoder], [layer.self_attn for layer in self.decoder],
+                 [layer.cross_attn for layer in self.decoder])
+        with keeping_weights(m for modules in kinds for m in modules):
+            yield lambda: tuple(torch.stack([m.weights for m in modules]) for modules in kinds)  # type: ignore[return-value]
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

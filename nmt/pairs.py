@@ -14,25 +14,24 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
-import torch
 
-from nmt.constants import BOS_ID, EOS_ID, PAD_ID
-from nmt.data import Batch, collate, token_batches
+from nmt.data import Batch, clean, collate, make_batch, token_batches
 from nmt.tokenizer import Tokenizer
 
 DROP_REASONS = ("", "empty side", "too long", "length ratio")  # index = the drop code stored per pair
-PARALLEL_FROM = 50_000  # corpora with more pairs than this are encoded by several processes (num_proc: 0)
+MULTIPROCESS_FROM = 50_000  # corpora with more pairs than this are encoded by several processes (num_proc: 0)
 
 
-class Encoder:
-    """Clean (whitespace), tokenize and length-check one batch of text pairs; picklable for ``datasets.map``."""
+class PairEncoder:
+    """Text pairs -> token ids: clean, tokenize and length-check one batch of pairs (the one length filter:
+    training data and validation loss both go through it); picklable for ``datasets.map``. Not the model's
+    encoder."""
 
     def __init__(self, tok: Tokenizer, max_tokens: int, max_ratio: float) -> None:
         self.tok, self.max_tokens, self.max_ratio = tok, max_tokens, max_ratio
 
     def __call__(self, batch: dict) -> dict:
-        src = [" ".join(text.split()) for text in batch["src"]]
-        tgt = [" ".join(text.split()) for text in batch["tgt"]]
+        src, tgt = [clean(text) for text in batch["src"]], [clean(text) for text in batch["tgt"]]
         src_ids, tgt_ids = self.tok.encode_src(src), self.tok.encode_tgt(tgt)
         ls = np.fromiter(map(len, src_ids), np.int64, len(src_ids))  # (B,) ends with </s>
         lt = np.fromiter(map(len, tgt_ids), np.int64, len(tgt_ids)) + 1  # (B,) <s>/</s>: one per shifted side
@@ -62,20 +61,6 @@ def _lists(column) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001 - a pyarrow
     return np.diff(lists.offsets.to_numpy()), lists.flatten().to_numpy()
 
 
-def _padded(lengths: np.ndarray, values: np.ndarray, bos: bool = False, eos: bool = False) -> torch.Tensor:
-    """Rows given as lengths + concatenated values -> (B, longest + bos + eos) int64, PAD-padded, with <s> in
-    front (``bos``) or </s> after each row (``eos``)."""
-    width = int(lengths.max(initial=0)) + bos + eos
-    out = np.full((len(lengths), width), PAD_ID, dtype=np.int64)  # (B, W)
-    inside = np.arange(width - bos - eos) < lengths[:, None]  # (B, W') True at real tokens
-    out[:, bos : width - eos][inside] = values
-    if bos:
-        out[:, 0] = BOS_ID
-    if eos:
-        out[np.arange(len(lengths)), lengths] = EOS_ID
-    return torch.from_numpy(out)
-
-
 def _share(batches: list, rank: int, world: int) -> list:
     """Every ``world``-th batch from ``rank`` on; the last ``len % world`` are left out so that every process
     gets as many."""
@@ -97,14 +82,14 @@ class ArrowPairs:
     def build(cls, text, tok: Tokenizer, max_tokens: int, max_ratio: float,  # noqa: ANN001
               num_proc: int = 0) -> ArrowPairs:
         """From a ``datasets.Dataset`` with ``src``/``tgt`` text columns (num_proc 0: one process per core for
-        corpora over PARALLEL_FROM pairs). File-backed tables are encoded once and cached by `datasets`."""
+        corpora over MULTIPROCESS_FROM pairs). File-backed tables are encoded once and cached by `datasets`."""
         from datasets import Features, Sequence, Value
 
         if num_proc == 0:
-            num_proc = min(os.cpu_count() or 1, 8) if len(text) > PARALLEL_FROM else 1
+            num_proc = min(os.cpu_count() or 1, 8) if len(text) > MULTIPROCESS_FROM else 1
         features = Features({"src_ids": Sequence(Value("int32")), "tgt_ids": Sequence(Value("int32")),
                              "drop": Value("int8")})
-        table = text.map(Encoder(tok, max_tokens, max_ratio), batched=True, batch_size=2_000, features=features,
+        table = text.map(PairEncoder(tok, max_tokens, max_ratio), batched=True, batch_size=2_000, features=features,
                          remove_columns=text.column_names, num_proc=num_proc if num_proc > 1 else None)
         return cls(table)
 
@@ -119,14 +104,13 @@ class ArrowPairs:
     def batch(self, index: np.ndarray) -> Batch:
         """The Batch of kept pairs ``index``, padded straight from the Arrow arrays (same as ``collate``)."""
         rows = self.table.with_format("arrow")[self.rows[index].tolist()]  # a pyarrow.Table
-        tgt_lens, tgt_values = _lists(rows.column("tgt_ids"))
-        return Batch(_padded(*_lists(rows.column("src_ids"))), _padded(tgt_lens, tgt_values, bos=True),
-                     _padded(tgt_lens, tgt_values, eos=True), int(tgt_lens.sum()) + len(tgt_lens))
+        return make_batch(_lists(rows.column("src_ids")), _lists(rows.column("tgt_ids")))
 
-    def batches(self, batch_tokens: int, seed: int, start: int = 0, rank: int = 0,
+    def batches(self, batch_tokens: int, seed: int | None, start: int = 0, rank: int = 0,
                 world: int = 1) -> Iterator[tuple[int, Batch]]:
         """(number, Batch) of one epoch from batch ``start`` on: seeded token-budget batches over
-        length-sorted pairs, every ``world``-th one from ``rank`` on (every process gets as many)."""
+        length-sorted pairs (``seed`` None: in length order), every ``world``-th one from ``rank`` on (every
+        process gets as many)."""
         mine = _share(token_batches(self.src_lens, self.tgt_lens, batch_tokens, seed), rank, world)
         for number in range(start, len(mine)):
             yield number, self.batch(mine[number])
@@ -142,7 +126,8 @@ class StreamPairs:
 
     def __init__(self, open_pairs: Callable[[], Iterable[tuple[str, str]]], tok: Tokenizer, max_tokens: int,
                  max_ratio: float, buffer_pairs: int) -> None:
-        self.open_pairs, self.encoder, self.buffer_pairs = open_pairs, Encoder(tok, max_tokens, max_ratio), buffer_pairs
+        self.open_pairs, self.buffer_pairs = open_pairs, buffer_pairs
+        self.encoder = PairEncoder(tok, max_tokens, max_ratio)
         self.drops: Counter = Counter()  # pairs dropped, by reason, in the epoch read last
 
     def count_batches(self, batch_tokens: int, world: int = 1) -> int | None:

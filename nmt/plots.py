@@ -1,4 +1,5 @@
-"""Pictures: attention heatmaps (PNG via matplotlib, or rich colours in a terminal) and training curves."""
+"""Pictures, drawing only: attention heatmaps (PNG via matplotlib, or rich colours in a terminal) and training
+curves. What is drawn comes from nmt.attention_maps and the run's metrics.jsonl. Layers and heads count from 0."""
 
 from __future__ import annotations
 
@@ -9,11 +10,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from nmt.attention_maps import KIND_HELP, AttentionMaps, Kind
-from nmt.checkpoint import atomic_write
+from nmt.attention_maps import KIND_HELP, AttentionMaps, Explanation, Kind
 from nmt.constants import METRICS_FILE
 from nmt.errors import NmtError
-from nmt.translate import Translator
+from nmt.files import atomic_write
 
 
 def _pyplot():  # noqa: ANN202 - imported lazily, with a backend that needs no display
@@ -28,7 +28,7 @@ def _pyplot():  # noqa: ANN202 - imported lazily, with a backend that needs no d
 def _title(maps: AttentionMaps, kind: Kind, layer: int, head: int | None) -> str:
     n_layers, n_heads = maps.of(kind).shape[:2]
     which = f"head {head}" if head is not None else f"mean of {n_heads} heads"
-    return f"{KIND_HELP[kind]}, layer {layer % n_layers + 1}/{n_layers}, {which}"
+    return f"{KIND_HELP[kind]}, layer {layer % n_layers} of {n_layers} (from 0), {which}"
 
 
 def _save(fig, path: Path) -> None:  # noqa: ANN001
@@ -49,7 +49,7 @@ def plot_attention(maps: AttentionMaps, kind: Kind, path: Path, layer: int = -1,
             for hi in range(n_heads):
                 ax = axes[li][hi]
                 image = ax.imshow(weights[li, hi].numpy(), cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
-                ax.set_title(f"layer {li + 1}, head {hi}", fontsize=8)
+                ax.set_title(f"layer {li}, head {hi}", fontsize=8)
                 ax.set_xticks(range(len(cols)), cols, rotation=90, fontsize=6)
                 ax.set_yticks(range(len(rows)), rows, fontsize=6)
         fig.colorbar(image, ax=axes, shrink=0.6)
@@ -132,32 +132,15 @@ def plot_training(run_dir: Path, path: Path | None = None) -> Path:
     return out
 
 
-def translate_with_attention(
-    translator: Translator, lines: list[str], beam: int | None, kind: str, layer: int, head: int | None,
-    png: Path | None, all_heads: bool = False, show: bool = False, align: bool = False,
-) -> list[str]:
-    """Translate ``lines``; write a heatmap per line to ``png`` (NAME.png, NAME-2.png, ...), draw it in the
-    terminal (stderr) with ``show``, and append ' ||| i-j ...' alignments with ``align``. ``layer`` is 1-based
-    (-1: the last); ``head`` 0-based (None: the mean over heads). Returns the output lines."""
-    if kind not in KIND_HELP:
-        raise NmtError(f"--attention-kind {kind!r}: choose self, masked or cross")
-    m = translator.cfg.model
-    n_layers = m.encoder_layers if kind == "self" else m.decoder_layers
-    if not (layer == -1 or 1 <= layer <= n_layers):
-        raise NmtError(f"--layer {layer}: the model has {n_layers} layers (1..{n_layers}, or -1 for the last)")
-    if head is not None and not 0 <= head < m.heads:
-        raise NmtError(f"--head {head}: the model has {m.heads} heads (0..{m.heads - 1})")
-    index = layer - 1 if layer > 0 else -1
-    console = Console(stderr=True)
-    out = []
-    for number, item in enumerate(translator.explain(lines, beam, layer=index if kind == "cross" else -1,
-                                                     head=head if kind == "cross" else None), 1):
-        out.append(f"{item.translation} ||| {item.pharaoh}" if align else item.translation)
+def draw_explanations(items: list[Explanation], kind: Kind, layer: int = -1, head: int | None = None,
+                      png: Path | None = None, all_heads: bool = False, console: Console | None = None) -> None:
+    """For each explained line: a heatmap to ``png`` (NAME.png, NAME-2.png, ... by line number) and/or the table
+    on ``console``. Empty lines get neither."""
+    for number, item in enumerate(items, 1):
         if item.maps is None:
             continue
         if png is not None:
             path = png if number == 1 else png.with_name(f"{png.stem}-{number}{png.suffix}")
-            plot_attention(item.maps, kind, path, index, head, all_heads)  # type: ignore[arg-type]
-        if show:
-            show_attention(item.maps, kind, console, index, head)  # type: ignore[arg-type]
-    return out
+            plot_attention(item.maps, kind, path, layer, head, all_heads)
+        if console is not None:
+            show_attention(item.maps, kind, console, layer, head)

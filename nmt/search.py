@@ -25,8 +25,8 @@ class Hypothesis:
     score: float  # greedy: sum of log-probabilities; beam: that sum / length penalty
 
 
-class Decoder(Protocol):
-    """What search needs from a model."""
+class SearchModel(Protocol):
+    """What search needs from a model: the narrow interface, encode once, then one step at a time."""
 
     def encode(self, src: Tensor): ...  # noqa: ANN201
     def init_cache(self, enc, max_len: int): ...  # noqa: ANN001, ANN201
@@ -45,7 +45,7 @@ def output_limits(src: Tensor, max_len_a: float, max_len_b: int, max_positions: 
 
 
 def _step_log_probs(
-    model: Decoder, last: Tensor, cache, t: int, min_len: int, at_limit: Tensor  # noqa: ANN001
+    model: SearchModel, last: Tensor, cache, t: int, min_len: int, at_limit: Tensor  # noqa: ANN001
 ) -> Tensor:
     """log p(next | prefix), (N, V), from one fused log_softmax (less than half the time of logsumexp and a
     subtraction on (160, 8000) rows). <pad>/<s> are banned, </s> banned before ``min_len`` and forced at the
@@ -63,7 +63,7 @@ def _step_log_probs(
 
 @torch.inference_mode()
 def greedy_search(
-    model: Decoder, src: Tensor, max_len_a: float = 1.5, max_len_b: int = 10, min_len: int = 0,
+    model: SearchModel, src: Tensor, max_len_a: float = 1.5, max_len_b: int = 10, min_len: int = 0,
     max_positions: int = 1024,
 ) -> list[Hypothesis]:
     """Pick the most probable token at each step. src: (B, S) padded ids -> one hypothesis per sentence."""
@@ -93,7 +93,7 @@ def greedy_search(
 
 @torch.inference_mode()
 def beam_search(
-    model: Decoder, src: Tensor, beam_size: int = 5, alpha: float = 0.6, max_len_a: float = 1.5,
+    model: SearchModel, src: Tensor, beam_size: int = 5, alpha: float = 0.6, max_len_a: float = 1.5,
     max_len_b: int = 10, min_len: int = 0, n_best: int = 1, max_positions: int = 1024, early_stop: bool = True,
 ) -> list[list[Hypothesis]]:
     """Keep the ``beam_size`` best prefixes; a sentence is done when it has ``beam_size`` finished hypotheses,

@@ -62,7 +62,7 @@ class Tokenizer:
 
     def save(self, run_dir: Path) -> None:
         """Write the model file(s) into ``run_dir`` atomically."""
-        from nmt.checkpoint import atomic_write_bytes
+        from nmt.files import atomic_write_bytes
 
         if self.joint:
             atomic_write_bytes(run_dir / SPM_JOINT, self.src.serialized_model_proto())

@@ -1,7 +1,12 @@
-"""Training: data -> SentencePiece -> token-budget batches -> Transformer, with validation, checkpoints, resume."""
+"""Training: data -> SentencePiece -> token-budget batches -> Transformer, with validation, checkpoints, resume.
+
+``Trainer.fit`` is the loop (batch, step, log, validate/save, stop?); the run's position lives in one
+``TrainState``, saved in every checkpoint; ``stop_reason`` is the one place that decides to stop.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import random
@@ -14,30 +19,25 @@ from collections.abc import Iterator
 from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import sacrebleu
 import torch
 import torch.nn.functional as F
 from rich.console import Console
 
 from nmt import distributed
-from nmt.checkpoint import (
-    RunLock,
-    check_writable,
-    checkpoint_dir,
-    has_checkpoint,
-    load_training_state,
-    load_weights,
-    mark_latest,
-    save_checkpoint,
-)
+from nmt.checkpoint import checkpoint_dir, has_checkpoint, load_training_state, save_checkpoint
 from nmt.config import Config, TrainConfig, load_config, save_config
 from nmt.constants import CONFIG_FILE, METRICS_FILE, PAD_ID
-from nmt.data import Batch, Parallel, iterate_batches, token_batches
+from nmt.data import Batch, Parallel
 from nmt.errors import NmtError
+from nmt.evaluate import score
+from nmt.files import RunLock, check_writable
 from nmt.model import Transformer
+from nmt.pairs import ArrowPairs
 from nmt.prepare import prepare
 from nmt.progress import MetricsLog, TrainProgress
+from nmt.run import mark_latest
 from nmt.translate import search_options, translate_lines
 
 
@@ -50,20 +50,55 @@ class TrainResult:
     exit_code: int = 0  # 128 + signal number after a polite stop (SIGINT: 130, SIGTERM: 143)
 
 
+@dataclass
+class TrainState:
+    """Where a run is: saved in every checkpoint (state.json) and restored as a whole by ``--resume``."""
+
+    step: int = 0  # optimizer steps taken
+    epoch: int = 0
+    batch: int = 0  # this process's next batch in the epoch's seeded order
+    best_bleu: float = -1.0
+    bad_validations: int = 0  # validations in a row without a better BLEU (for train.patience)
+    validated_at: int = -1  # step of the last validation
+    nonfinite_steps: int = 0  # updates skipped for NaN/Inf gradients, in all
+    elapsed: float = 0.0  # training seconds, over every process that trained this run
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> TrainState:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in raw.items() if k in names})
+
+
+@dataclass
+class Stop:
+    reason: str
+    exit_code: int = 0  # 128 + signal number when a signal asked to stop
+
+
+class Interrupted(NmtError):
+    """A signal arrived before training started: nothing worth keeping was written."""
+
+
 class StopSignals:
     """SIGINT/SIGTERM ask training to stop after the current step (and write a checkpoint); a second
-    signal stops at once."""
+    signal stops at once. Not ``polite`` (while data is prepared): the first signal stops at once."""
 
-    def __init__(self) -> None:
+    def __init__(self, polite: bool = True) -> None:
+        self.polite = polite
         self.received: signal.Signals | None = None
         self._previous: dict[int, object] = {}
 
     def _handle(self, signum: int, frame: object) -> None:
+        sig = signal.Signals(signum)
+        if not self.polite:
+            error = Interrupted(f"stopped by {sig.name} before training started; nothing was kept")
+            error.exit_code = 128 + sig.value
+            raise error
         if self.received is not None:
             raise KeyboardInterrupt
-        self.received = signal.Signals(signum)
-        print(f"\n{self.received.name}: stopping after this step and saving a checkpoint "
-              "(send it again to stop at once)", file=sys.stderr)
+        self.received = sig
+        print(f"\n{sig.name}: stopping after this step and saving a checkpoint (send it again to stop at once)",
+              file=sys.stderr)
 
     def __enter__(self) -> StopSignals:
         if threading.current_thread() is threading.main_thread():
@@ -140,8 +175,30 @@ class SkippedUpdates:
         return total, worst
 
 
+class LossWindow:
+    """Training loss and target tokens since the last log line. The sums stay on the device (no sync per step);
+    the loss of a skipped (NaN/Inf) update is left out."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.loss, self.loss_tokens = torch.zeros((), device=device), torch.zeros((), device=device)
+        self.tokens, self.started = 0, time.monotonic()
+
+    def add(self, loss: torch.Tensor, tokens: int, skipped: torch.Tensor) -> None:
+        kept = 1.0 - skipped  # 0 when the update was skipped
+        self.loss += torch.where(kept > 0, loss, 0.0)
+        self.loss_tokens += kept * tokens
+        self.tokens += tokens
+
+    def close(self, d: distributed.Dist) -> tuple[float, float]:
+        """(loss per target token over every process, target tokens/s); the window restarts."""
+        loss, now = float(distributed.sum_tensor(self.loss, d)), time.monotonic()
+        out = loss / max(float(self.loss_tokens), 1.0), self.tokens / max(now - self.started, 1e-9)
+        self.__init__(self.loss.device)  # type: ignore[misc]
+        return out
+
+
 class Trainer:
-    """Owns one run directory; ``fit`` trains until a limit, early stopping or the end of the data.
+    """Owns one run directory; ``fit`` trains until ``stop_reason`` says so.
     Under torchrun each process trains on its share of every step's batches; rank 0 alone writes."""
 
     def __init__(self, cfg: Config, run_dir: Path, console: Console | None = None) -> None:
@@ -160,7 +217,7 @@ class Trainer:
         if self.dist.main:
             distributed.barrier(self.dist)
         self.tok, self.data, self.valid = data.tok, data.train, data.valid
-        self._valid_ids: tuple[list[list[int]], list[list[int]]] | None = None
+        self._valid_pairs: ArrowPairs | None = None
         self.model = Transformer(cfg.model, self.tok.src_vocab_size, self.tok.tgt_vocab_size).to(self.device)
         self.loss = LossModule(self.model, cfg.train.label_smoothing)
         if self.dist.enabled:
@@ -176,7 +233,66 @@ class Trainer:
                                            weight_decay=t.weight_decay, fused=True)
         self.skips = SkippedUpdates(self.device)
         self.window_skipped = 0
-        self.state = {"step": 0, "epoch": 0, "batch": 0, "best_bleu": -1.0, "bad_validations": 0, "elapsed": 0.0}
+        self.state = TrainState()
+
+    def resume(self) -> None:
+        raw = load_training_state(checkpoint_dir(self.run_dir, "last"), self.model, self.optimizer)
+        self.state = TrainState.from_dict(raw)
+        self.console.print(f"resumed {self.run_dir} at step {self.state.step}")
+
+    # ------------------------------------------------------------ the loop
+
+    def fit(self) -> TrainResult:
+        t, s = self.cfg.train, self.state
+        started = time.monotonic() - s.elapsed
+        batches = self.epoch_batches(s.epoch, s.batch)
+        window = LossWindow(self.device)
+        self.model.train()
+        with self._progress() as progress, self._metrics() as metrics, StopSignals() as signals:
+            while not (stop := self.stop_reason(signals)):
+                # batch: the next `accumulate` batches of this epoch (none left: on to the next epoch)
+                group, tokens = self._next_group(batches)
+                if not group:
+                    batches = self._next_epoch()
+                    continue
+                # step
+                tokens = distributed.sum_int(tokens, self.dist)  # over every process
+                loss = self.train_step(group, tokens)
+                window.add(loss, tokens, self.skips.found)
+                s.step, s.elapsed = s.step + 1, time.monotonic() - started
+                # log
+                if s.step % t.log_every == 0:
+                    self._log(window, metrics, progress)
+                else:
+                    progress.advance(s.step, s.epoch)
+                # validate / save
+                if s.step % t.valid_every == 0:
+                    self._validate(metrics, progress)
+                elif t.save_every and s.step % t.save_every == 0:
+                    self._save_last()
+            if stop.exit_code:  # a polite stop keeps where it is
+                self._save_last()
+            elif s.validated_at != s.step:  # any other end validates (and saves) the final weights
+                self._validate(metrics, progress)
+        self.console.print(f"stopped: {stop.reason}; best validation BLEU {s.best_bleu:.2f}; run: {self.run_dir}")
+        distributed.shutdown(self.dist)
+        return TrainResult(self.run_dir, s.step, s.best_bleu, stop.reason, stop.exit_code)
+
+    def stop_reason(self, signals: StopSignals) -> Stop | None:
+        """Why training stops now, or None: the one place that decides. Every process gets the same answer."""
+        t, s = self.cfg.train, self.state
+        if distributed.any_true(signals.received is not None, self.dist):
+            sig = signals.received or signal.SIGTERM
+            return Stop(f"stopped by {sig.name}", 128 + sig.value)
+        if t.max_steps and s.step >= t.max_steps:
+            return Stop(f"reached train.max_steps={t.max_steps}")
+        if t.max_epochs and s.epoch >= t.max_epochs:
+            return Stop(f"reached train.max_epochs={t.max_epochs}")
+        if t.max_minutes and distributed.broadcast_flag(s.elapsed >= 60 * t.max_minutes, self.dist):
+            return Stop(f"reached train.max_minutes={t.max_minutes}")
+        if t.patience and distributed.broadcast_flag(s.bad_validations >= t.patience, self.dist):
+            return Stop(f"no better validation BLEU in {t.patience} validations (train.patience)")
+        return None
 
     # ------------------------------------------------------------ data
 
@@ -186,98 +302,38 @@ class Trainer:
         return self.data.batches(self.cfg.train.batch_tokens, self.cfg.train.seed * 100_003 + epoch, start,
                                  self.dist.rank, self.dist.world)
 
-    # ------------------------------------------------------------ loop
-
-    def resume(self) -> None:
-        folder = checkpoint_dir(self.run_dir, "last")
-        load_weights(folder, self.model)
-        self.state.update(load_training_state(folder, self.optimizer))
-        self.console.print(f"resumed {self.run_dir} at step {self.state['step']}")
-
-    def fit(self) -> TrainResult:
-        t, s, d = self.cfg.train, self.state, self.dist
-        started = time.monotonic() - s["elapsed"]
-        batches = self.epoch_batches(s["epoch"], s["batch"])
-        per_epoch = self.data.count_batches(t.batch_tokens, d.world)  # None when streaming
-        total = t.max_steps or (t.max_epochs * max(1, per_epoch // t.accumulate) if per_epoch else 0) or None
-        stopped, exit_code = "", 0
-        self.model.train()
-        metrics_log = (MetricsLog(self.run_dir / METRICS_FILE, self.run_dir / "tensorboard" if t.tensorboard else None)
-                       if d.main else nullcontext())
-        with TrainProgress(self.console, total, s["step"]) as progress, StopSignals() as signals, \
-                metrics_log as metrics:
-            window_tokens, window_start = 0, time.monotonic()
-            loss_sum, loss_tokens = torch.zeros((), device=self.device), torch.zeros((), device=self.device)
-            while not stopped:
-                group, tokens = self._next_group(batches)
-                if not group:  # epoch finished
-                    s["epoch"], s["batch"] = s["epoch"] + 1, 0
-                    if t.max_epochs and s["epoch"] >= t.max_epochs:
-                        stopped = f"reached train.max_epochs={t.max_epochs}"
-                        break
-                    batches = self.epoch_batches(s["epoch"])
-                    continue
-                tokens = distributed.sum_int(tokens, d)  # over all processes
-                loss = self.train_step(group, tokens)
-                kept = 1.0 - self.skips.found  # 0 when the update was skipped: its loss is left out
-                loss_sum += torch.where(kept > 0, loss, 0.0)
-                loss_tokens += kept * tokens
-                s["step"] += 1
-                window_tokens += tokens
-                if s["step"] % t.log_every == 0:
-                    self._check_skips()
-                    loss_sum = distributed.sum_tensor(loss_sum, d)  # every process's share of the loss
-                    now = time.monotonic()
-                    if d.main:
-                        record = {"step": s["step"], "epoch": s["epoch"],
-                                  "loss": float(loss_sum) / max(float(loss_tokens), 1.0),
-                                  "lr": self.optimizer.param_groups[0]["lr"],
-                                  "tokens_per_s": window_tokens / max(now - window_start, 1e-9),
-                                  "elapsed_s": now - started, "skipped_updates": self.window_skipped}
-                        metrics.write(record)
-                        progress.update(s["step"], record)
-                    window_tokens, window_start, self.window_skipped = 0, now, 0
-                    loss_sum, loss_tokens = torch.zeros_like(loss_sum), torch.zeros_like(loss_tokens)
-                else:
-                    progress.advance(s["step"], s["epoch"])
-                s["elapsed"] = time.monotonic() - started
-                if t.max_steps and s["step"] >= t.max_steps:
-                    stopped = f"reached train.max_steps={t.max_steps}"
-                elif t.max_minutes and distributed.broadcast_flag(s["elapsed"] >= 60 * t.max_minutes, d):
-                    stopped = f"reached train.max_minutes={t.max_minutes}"
-                if distributed.any_true(signals.received is not None, d):
-                    sig = signals.received or signal.SIGTERM
-                    stopped, exit_code = f"stopped by {sig.name}", 128 + sig.value
-                    self._save_last()
-                elif s["step"] % t.valid_every == 0 or stopped:
-                    if self._validate(metrics, progress) and not stopped:
-                        stopped = f"no better validation BLEU in {t.patience} validations (train.patience)"
-                elif t.save_every and s["step"] % t.save_every == 0:
-                    self._save_last()
-            if not exit_code and s.get("validated_at") != s["step"]:  # ended at an epoch limit
-                self._validate(metrics, progress)
-        self.console.print(f"stopped: {stopped}; best validation BLEU {s['best_bleu']:.2f}; run: {self.run_dir}")
-        distributed.shutdown(d)
-        return TrainResult(self.run_dir, s["step"], s["best_bleu"], stopped, exit_code)
-
     def _next_group(self, batches: Iterator[tuple[int, Batch]]) -> tuple[list[Batch], int]:
         """The next ``accumulate`` batches of this epoch (fewer at its end) and their target tokens."""
         group, tokens = [], 0
         for number, batch in batches:
             group.append(batch)
             tokens += batch.tgt_tokens
-            self.state["batch"] = number + 1
+            self.state.batch = number + 1
             if len(group) == self.cfg.train.accumulate:
                 break
         return group, tokens
+
+    def _next_epoch(self) -> Iterator[tuple[int, Batch]]:
+        """Move to the next epoch. An epoch that gave this process no batch at all would repeat forever."""
+        s = self.state
+        if s.batch == 0:
+            drops = ", ".join(f"{n:,} {why}" for why, n in self.data.drops.items()) or "none"
+            raise NmtError(f"{self.run_dir}: epoch {s.epoch + 1} gave no training batch (pairs dropped: {drops}; "
+                           f"processes: {self.dist.world}); raise data.max_tokens or data.max_ratio, or train with "
+                           "more data or fewer processes")
+        s.epoch, s.batch = s.epoch + 1, 0
+        return self.epoch_batches(s.epoch)
+
+    # ------------------------------------------------------------ step
 
     def train_step(self, group: list[Batch], tokens: int) -> torch.Tensor:
         """One optimizer update over ``group`` (accumulated batches; ``tokens``: target tokens of the whole
         step, over all processes). Returns this process's summed loss, as a device tensor. Nothing is read back
         from the device: when the gradient norm is NaN/Inf (the same on every process: DDP has averaged the
-        gradients), fused AdamW skips the update itself and ``self.skips`` counts it."""
+        gradients), fused AdamW skips the update itself and ``self.skips`` counts it. Forward and loss run
+        under bf16 autocast on CUDA; backward runs outside it, as PyTorch prescribes."""
         t = self.cfg.train
-        lr = inverse_sqrt_lr(self.state["step"] + 1, t)
+        lr = inverse_sqrt_lr(self.state.step + 1, t)
         for g in self.optimizer.param_groups:
             g["lr"] = lr
         total = torch.zeros((), device=self.device)
@@ -285,9 +341,9 @@ class Trainer:
         for i, batch in enumerate(group):
             batch = batch.to(self.device)
             last = i == len(group) - 1
-            sync = nullcontext() if last or not self.dist.enabled else self.loss.no_sync()
-            with sync, torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
-                loss = self.loss(batch.src, batch.tgt_in, batch.tgt_out, batch.tgt_tokens)
+            with nullcontext() if last or not self.dist.enabled else self.loss.no_sync():
+                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+                    loss = self.loss(batch.src, batch.tgt_in, batch.tgt_out, batch.tgt_tokens)
                 (loss * scale).backward()
             total += loss.detach()
         norm = (torch.nn.utils.clip_grad_norm_(self.model.parameters(), t.clip_norm) if t.clip_norm > 0
@@ -297,6 +353,31 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         return total
 
+    # ------------------------------------------------------------ log, validate, save
+
+    def _progress(self) -> TrainProgress:
+        per_epoch = self.data.count_batches(self.cfg.train.batch_tokens, self.dist.world)  # None when streaming
+        t = self.cfg.train
+        total = t.max_steps or (t.max_epochs * max(1, per_epoch // t.accumulate) if per_epoch else 0) or None
+        return TrainProgress(self.console, total, self.state.step)
+
+    def _metrics(self) -> MetricsLog | nullcontext:
+        t = self.cfg.train
+        if not self.dist.main:
+            return nullcontext()
+        return MetricsLog(self.run_dir / METRICS_FILE, self.run_dir / "tensorboard" if t.tensorboard else None)
+
+    def _log(self, window: LossWindow, metrics: MetricsLog, progress: TrainProgress) -> None:
+        self._check_skips()
+        loss, tokens_per_s = window.close(self.dist)
+        s = self.state
+        if self.dist.main:
+            record = {"step": s.step, "epoch": s.epoch, "loss": loss, "lr": self.optimizer.param_groups[0]["lr"],
+                      "tokens_per_s": tokens_per_s, "elapsed_s": s.elapsed, "skipped_updates": self.window_skipped}
+            metrics.write(record)
+            progress.update(s.step, record)
+        self.window_skipped = 0
+
     def _check_skips(self) -> None:
         """Read the skipped-update counters (a device sync, so only at log points and before every checkpoint) and
         stop the run when ``train.max_nonfinite`` updates in a row were skipped. Skipped updates change
@@ -305,64 +386,64 @@ class Trainer:
         if not skipped:
             return
         s = self.state
-        s["nonfinite_steps"] = s.get("nonfinite_steps", 0) + skipped
+        s.nonfinite_steps += skipped
         self.window_skipped += skipped
-        self.console.print(f"step {s['step']}: {skipped} update(s) skipped since the last check: NaN/Inf gradients "
-                           f"({s['nonfinite_steps']} in all)")
+        self.console.print(f"step {s.step}: {skipped} update(s) skipped since the last check: NaN/Inf gradients "
+                           f"({s.nonfinite_steps} in all)")
         if worst >= self.cfg.train.max_nonfinite:
             raise NmtError(f"{self.run_dir}: {worst} updates in a row had a NaN/Inf loss or gradient "
                            "(train.max_nonfinite); the last good checkpoint is kept — lower train.lr or raise "
                            "train.warmup_steps, then --resume")
 
+    def _save(self, which: str) -> None:
+        save_checkpoint(checkpoint_dir(self.run_dir, which), self.model, self.optimizer if which == "last" else None,
+                        dataclasses.asdict(self.state))
+
     def _save_last(self) -> None:
         self._check_skips()  # never write a checkpoint past max_nonfinite skipped updates
         if self.dist.main:
-            save_checkpoint(checkpoint_dir(self.run_dir, "last"), self.model, self.optimizer, self.state)
+            self._save("last")
             mark_latest(self.run_dir)  # the newest run with a checkpoint: what translate/eval use by default
         distributed.barrier(self.dist)
 
     @torch.no_grad()
-    def _validate(self, metrics: MetricsLog, progress: TrainProgress) -> bool:
-        """Loss, perplexity and greedy BLEU on the validation set (rank 0); saves checkpoints. True: stop early."""
+    def _validate(self, metrics: MetricsLog, progress: TrainProgress) -> None:
+        """Loss, perplexity and greedy BLEU on the validation set (rank 0); writes `last`, and `best` when BLEU
+        improves (without validation data, `best` follows `last`)."""
         self._check_skips()  # it writes checkpoints: never past max_nonfinite skipped updates
-        s, t = self.state, self.cfg.train
-        s["validated_at"] = s["step"]
-        stop = False
+        s = self.state
+        s.validated_at = s.step
         if self.dist.main:
-            record: dict = {"step": s["step"], "epoch": s["epoch"]}
+            record: dict = {"step": s.step, "epoch": s.epoch}
             if self.valid is not None and len(self.valid):
-                record.update(self.validation_scores(self.valid, t.valid_bleu_sentences))
-            bleu = record.get("valid_bleu", -1.0)
-            improved = bleu > s["best_bleu"]
-            s["bad_validations"] = 0 if improved else s["bad_validations"] + 1
-            s["best_bleu"] = max(s["best_bleu"], bleu)
-            save_checkpoint(checkpoint_dir(self.run_dir, "last"), self.model, self.optimizer, s)
+                record.update(self.validation_scores(self.valid, self.cfg.train.valid_bleu_sentences))
+            improved = "valid_bleu" not in record or record["valid_bleu"] > s.best_bleu
+            if "valid_bleu" in record:  # patience counts only validations that measured BLEU
+                s.bad_validations = 0 if improved else s.bad_validations + 1
+                s.best_bleu = max(s.best_bleu, record["valid_bleu"])
+            self._save("last")
             if improved or not has_checkpoint(self.run_dir, "best"):
-                save_checkpoint(checkpoint_dir(self.run_dir, "best"), self.model, None, s)
+                self._save("best")
             mark_latest(self.run_dir)
             metrics.write(record)
             progress.log_validation(record, improved)
-            stop = bool(t.patience) and s["bad_validations"] >= t.patience
         self.model.train()
-        return distributed.broadcast_flag(stop, self.dist)
 
     def validation_scores(self, valid: Parallel, bleu_sentences: int) -> dict[str, float]:
         self.model.eval()
-        if self._valid_ids is None:  # the validation text never changes: encode it once
-            src_ids, tgt_ids = self.tok.encode_src(valid.src), self.tok.encode_tgt(valid.tgt)
-            keep = [i for i, (a, b) in enumerate(zip(src_ids, tgt_ids))
-                    if len(a) <= self.cfg.model.max_positions and len(b) < self.cfg.model.max_positions]
-            self._valid_ids = [src_ids[i] for i in keep], [tgt_ids[i] for i in keep]
-        src_ids, tgt_ids = self._valid_ids
+        if self._valid_pairs is None:  # the validation text never changes: encode it once
+            import datasets
+
+            table = datasets.Dataset.from_dict({"src": valid.src, "tgt": valid.tgt})
+            self._valid_pairs = ArrowPairs.build(table, self.tok, self.cfg.model.max_positions, math.inf, 1)
         loss, tokens = 0.0, 0
-        for _, batch in iterate_batches(src_ids, tgt_ids, token_batches(
-                [len(x) for x in src_ids], [len(x) for x in tgt_ids], self.cfg.train.batch_tokens)):
+        for _, batch in self._valid_pairs.batches(self.cfg.train.batch_tokens, seed=None):
             loss += float(batch_loss(self.model, batch.to(self.device), 0.0))
             tokens += batch.tgt_tokens
         n = len(valid) if not bleu_sentences else min(bleu_sentences, len(valid))
         hyps = translate_lines(self.model, self.tok, valid.src[:n],
                                **search_options(self.cfg.decode, self.device, beam_size=1))
-        bleu = sacrebleu.corpus_bleu([h[0][0] for h in hyps], [valid.tgt[:n]]).score
+        bleu = score([h[0][0] for h in hyps], valid.tgt[:n], self.cfg.data.tgt_lang, ("bleu",))["bleu"]["score"]
         return {"valid_loss": loss / max(tokens, 1), "valid_ppl": math.exp(min(loss / max(tokens, 1), 50.0)),
                 "valid_bleu": bleu}
 
@@ -383,6 +464,7 @@ def train(config: str | Path | None = None, overrides: list[str] | None = None, 
     created = not folder.exists()
     try:
         with ExitStack() as stack:
+            stack.enter_context(StopSignals(polite=False))  # until fit starts, a signal stops at once
             if main:
                 check_writable(folder)
                 stack.enter_context(RunLock(folder))

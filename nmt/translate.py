@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,13 +10,12 @@ from typing import Any
 
 import torch
 
-from nmt.attention_maps import ALIGN_LAYER, AttentionMaps, explain_ids, pharaoh, word_alignment
-from nmt.checkpoint import checkpoint_dir, has_checkpoint, load_weights, resolve_run
-from nmt.config import Config, DecodeConfig, load_config
-from nmt.constants import CONFIG_FILE, DEFAULT_RUNS_ROOT, EOS_ID
+from nmt.config import Config, DecodeConfig
+from nmt.constants import DEFAULT_RUNS_ROOT, EOS_ID
 from nmt.data import pad
 from nmt.errors import NmtError
 from nmt.model import Transformer
+from nmt.run import load_run
 from nmt.search import Hypothesis, beam_search, greedy_search
 from nmt.tokenizer import Tokenizer
 
@@ -62,23 +62,12 @@ def translate_lines(
 
 
 def search_options(d: DecodeConfig, device: torch.device, beam_size: int | None = None) -> dict[str, Any]:
-    """Keyword arguments for :func:`search_lines` from a run's decode settings (``beam_size`` overrides)."""
-    return {"beam_size": beam_size or d.beam_size, "alpha": d.length_penalty, "max_len_a": d.max_len_a,
+    """Keyword arguments for :func:`search_lines` from decode settings (``beam_size`` overrides), validated."""
+    if beam_size is not None:
+        d = dataclasses.replace(d, beam_size=beam_size)
+    d.validate()
+    return {"beam_size": d.beam_size, "alpha": d.length_penalty, "max_len_a": d.max_len_a,
             "max_len_b": d.max_len_b, "batch_size": d.batch_size, "device": device}
-
-
-@dataclass
-class Explanation:
-    """One translation with its attention weights and word alignment."""
-
-    source: str
-    translation: str
-    maps: AttentionMaps | None  # None for an empty line
-    alignment: list[tuple[int, int]]  # (source word, target word), 0-based
-
-    @property
-    def pharaoh(self) -> str:
-        return pharaoh(self.alignment)
 
 
 @dataclass
@@ -94,42 +83,25 @@ class Translator:
     @classmethod
     def load(cls, run: str | Path | None = None, checkpoint: str = "best", device: str = "cpu",
              runs_root: str = DEFAULT_RUNS_ROOT) -> Translator:
-        run_dir = resolve_run(str(run) if run is not None else None, runs_root)
-        if not has_checkpoint(run_dir, checkpoint):
-            raise NmtError(f"{run_dir}: no '{checkpoint}' checkpoint yet; train it with `nmt train` "
-                           "(checkpoints are written at each validation)")
-        cfg = load_config(run_dir / CONFIG_FILE)
-        tok = Tokenizer.load(run_dir, cfg.tokenizer.joint)
-        model = Transformer(cfg.model, tok.src_vocab_size, tok.tgt_vocab_size)
-        load_weights(checkpoint_dir(run_dir, checkpoint), model)
-        dev = torch.device(device)
-        return cls(cfg, model.to(dev).eval(), tok, dev, run_dir)
+        loaded = load_run(run, checkpoint, device, runs_root)
+        assert loaded.model is not None
+        return cls(loaded.config, loaded.model, loaded.tokenizer, torch.device(device), loaded.dir)
+
+    def options(self, beam_size: int | None = None, **decode: float) -> dict[str, Any]:
+        """Search options: the run's decode settings, ``decode`` overriding DecodeConfig fields (length_penalty,
+        max_len_a, max_len_b, batch_size) and ``beam_size`` the beam; validated."""
+        if beam_size is not None and beam_size < 1:
+            raise NmtError(f"--beam {beam_size}: the beam size must be at least 1 (1 is greedy search)")
+        return search_options(DecodeConfig(**{**self.cfg.decode.__dict__, **decode}), self.device, beam_size)
 
     def translate(self, lines: list[str], beam_size: int | None = None, n_best: int = 1,
                   **decode: float) -> list[list[tuple[str, float]]]:
         """Translate sentences; returns per line the n-best (text, score) list. ``decode`` overrides
         DecodeConfig fields (length_penalty, max_len_a, max_len_b, batch_size)."""
-        options = search_options(DecodeConfig(**{**self.cfg.decode.__dict__, **decode}), self.device, beam_size)
+        options = self.options(beam_size, **decode)
         if n_best > options["beam_size"]:
             raise NmtError(f"--n-best {n_best} exceeds the beam size {options['beam_size']}; raise --beam")
         return translate_lines(self.model, self.tok, lines, n_best=n_best, **options)
-
-    def explain(self, lines: list[str], beam_size: int | None = None, layer: int = ALIGN_LAYER,
-                head: int | None = None) -> list[Explanation]:
-        """Best translation of each line with all attention weights (encoder self, decoder masked self, cross)
-        and a word alignment from the cross-attention of ``layer`` (mean over heads unless ``head``)."""
-        src_ids, hyps = search_lines(self.model, self.tok, lines,
-                                     **search_options(self.cfg.decode, self.device, beam_size))
-        out = []
-        for line, ids, nbest in zip(lines, src_ids, hyps):
-            if not nbest:
-                out.append(Explanation(line, "", None, []))
-                continue
-            best = nbest[0].tokens
-            maps = explain_ids(self.model, ids, best, self.tok.src_pieces(ids), self.tok.tgt_pieces(best))
-            alignment = word_alignment(maps.matrix("cross", layer, head), maps.src_tokens, maps.tgt_tokens)
-            out.append(Explanation(line, self.tok.decode_tgt([best])[0], maps, alignment))
-        return out
 
     def __call__(self, lines: list[str], beam_size: int | None = None) -> list[str]:
         """The best translation of each line."""

@@ -189,6 +189,7 @@ def real_data(run: str, threads: int, repeats: int, systems: list[str]) -> dict:
 
     from nmt.corpora import load_splits
     from nmt.export import CT2Translator, export_ctranslate2
+    from nmt.run import load_run
     from nmt.translate import Translator
 
     translator = Translator.load(run)
@@ -206,7 +207,7 @@ def real_data(run: str, threads: int, repeats: int, systems: list[str]) -> dict:
         runners["nmt-int8"] = lambda b: quantized(sources, beam_size=b)
     with tempfile.TemporaryDirectory() as tmp:
         if "ctranslate2-float32" in systems:
-            ct2 = CT2Translator(translator, export_ctranslate2(run, Path(tmp) / "ct2"), threads)
+            ct2 = CT2Translator(load_run(run, None), export_ctranslate2(run, Path(tmp) / "ct2"), threads)
             runners["ctranslate2-float32"] = lambda b: ct2.translate(sources, beam_size=b)
         for beam in (1, 5):
             for system, fn in runners.items():

@@ -85,7 +85,7 @@ def run_path(kind: str, corpus: Path, sample: int, num_proc: int, batch_tokens: 
 
     from nmt.config import TokenizerConfig
     from nmt.data import read_dataset, read_tsv, stream_pairs, token_batches
-    from nmt.pairs import ArrowPairs, Encoder, StreamPairs
+    from nmt.pairs import ArrowPairs, PairEncoder, StreamPairs
     from nmt.prepare import Reopen, _table_pairs
     from nmt.tokenizer import train_tokenizer
 
@@ -107,7 +107,7 @@ def run_path(kind: str, corpus: Path, sample: int, num_proc: int, batch_tokens: 
         stage("read")
         tok = train_tokenizer(cfg, list(zip(text.src, text.tgt)), seed=1)
         stage("tokenizer")
-        out = Encoder(tok, 100, 3.0)({"src": text.src, "tgt": text.tgt})
+        out = PairEncoder(tok, 100, 3.0)({"src": text.src, "tgt": text.tgt})
         keep = np.flatnonzero(out["drop"] == 0)
         src = [out["src_ids"][i] for i in keep]
         tgt = [out["tgt_ids"][i] for i in keep]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from nmt.attention_maps import explain
 from nmt.plots import plot_attention, plot_training
 from nmt.translate import Translator
 
@@ -20,7 +21,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("docs/img"))
     args = parser.parse_args()
     translator = Translator.load(args.run)
-    item = translator.explain([args.sentence], args.beam)[0]
+    item = explain(translator, [args.sentence], args.beam)[0]
     print(f"{args.sentence} -> {item.translation}  alignment: {item.pharaoh}")
     for kind in ("cross", "self", "masked"):
         plot_attention(item.maps, kind, args.out / f"attention-{kind}.png")

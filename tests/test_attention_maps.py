@@ -32,10 +32,9 @@ def test_readable_path_equals_fast_path_and_is_masked(tiny_model):
     fast = tiny_model(src, tgt)
     encoder, masked, cross = attention_weights(tiny_model, random_sources(1)[0], [5, 6, 7, 8])
     assert all(m.weights is None and not m.keep_weights for m in tiny_model.modules() if hasattr(m, "keep_weights"))
-    from nmt.attention_maps import keep_attention_weights
-
-    with keep_attention_weights(tiny_model):
+    with tiny_model.record_attention() as weights:
         slow = tiny_model(src, tgt)
+        assert [w.shape[:3] for w in weights()] == [(2, 3, 4), (2, 3, 4), (2, 3, 4)]  # (layers, batch, heads)
     assert torch.allclose(fast, slow, atol=1e-5)
     assert masked.shape[-1] == masked.shape[-2] == 5  # 4 tokens + </s>
     assert torch.all(masked.triu(diagonal=1) == 0)  # exactly zero above the diagonal

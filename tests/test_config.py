@@ -89,3 +89,15 @@ def test_saved_config_round_trips(tmp_path):
     assert again == cfg
     assert "preset" not in yaml.safe_load((tmp_path / "config.yaml").read_text())
     assert isinstance(again, Config)
+
+
+def test_negative_length_penalty_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="decode.length_penalty: must be zero"):
+        load_config(None, ["decode.length_penalty=-0.2"])
+
+
+def test_a_config_named_like_its_preset_finds_the_preset(tmp_path):
+    """tiny.yaml with `preset: tiny` outside configs/ must read configs/presets/tiny.yaml, not itself."""
+    (tmp_path / "tiny.yaml").write_text("preset: tiny\nname: mine\ntrain:\n  max_steps: 3\n")
+    cfg = load_config(tmp_path / "tiny.yaml")
+    assert cfg.name == "mine" and cfg.model.d_model == 64 and cfg.train.max_steps == 3

@@ -12,7 +12,7 @@ from nmt.config import TokenizerConfig
 from nmt.constants import EOS_ID
 from nmt.data import collate, read_dataset, stream_pairs, token_batches
 from nmt.errors import NmtError
-from nmt.pairs import ArrowPairs, Encoder, StreamPairs
+from nmt.pairs import ArrowPairs, PairEncoder, StreamPairs
 from nmt.tokenizer import train_tokenizer
 from tests.conftest import step_losses, write_synthetic_corpus
 
@@ -28,7 +28,7 @@ class WordTokenizer:
 
 
 def test_encoder_cleans_and_drops_with_reasons():
-    out = Encoder(WordTokenizer(), max_tokens=10, max_ratio=3.0)({
+    out = PairEncoder(WordTokenizer(), max_tokens=10, max_ratio=3.0)({
         "src": [" a  b ", "", "a b", "a " * 20, "a", "a b c"],
         "tgt": ["x", "y", "  ", "x", "x " * 6, "x y z"]})
     # ls counts </s>, lt counts one of <s>/</s>: (3, 2) kept, (2, 7) ratio 3.5, (21, 2) too long, (4, 4) kept

@@ -1,6 +1,7 @@
 """Nothing lost, nothing executed: safe loading, damaged files, disk full, one writer, NaN losses."""
 
 import errno
+import hashlib
 import json
 import math
 import pickle
@@ -9,8 +10,9 @@ import pytest
 import torch
 
 from nmt import checkpoint
-from nmt.checkpoint import RunLock, check_writable, checkpoint_dir, load_weights, save_checkpoint, verify_checkpoint
+from nmt.checkpoint import checkpoint_dir, load_weights, save_checkpoint, verify_checkpoint
 from nmt.errors import NmtError
+from nmt.files import RunLock, check_writable
 from nmt.model import Transformer
 from nmt.train import train
 from nmt.translate import Translator
@@ -26,7 +28,7 @@ class _Exploit:
 
 
 def _write_manifest(folder):
-    manifest = {p.name: {"bytes": p.stat().st_size, "sha256": checkpoint._sha256(p)}
+    manifest = {p.name: {"bytes": p.stat().st_size, "sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
                 for p in folder.iterdir() if p.name != "manifest.json"}
     (folder / "manifest.json").write_text(json.dumps(manifest))
 
@@ -74,10 +76,10 @@ def test_disk_full_keeps_previous_checkpoint(tmp_path, monkeypatch):
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(checkpoint, "save_file", full)
+    monkeypatch.setattr(checkpoint.os, "fsync", full)  # the first file write of the new version fails
     with pytest.raises(NmtError, match="No space left on device.*previous checkpoint is kept"):
         save_checkpoint(folder, model, torch.optim.AdamW(model.parameters()), {"step": 2})
-    assert sorted(p.name for p in folder.parent.iterdir()) == ["last"]
+    assert sorted(p.name for p in folder.parent.iterdir()) == ["last", folder.resolve().name]  # no partial copy
     fresh = Transformer(tiny_model_config(), 40, 40)
     load_weights(folder, fresh)
     assert all(torch.equal(fresh.state_dict()[k], before[k]) for k in before)
@@ -186,7 +188,7 @@ def test_every_pair_filtered_out_names_the_fix(tmp_path):
 
 
 def test_a_failed_start_leaves_no_run_and_keeps_latest(tmp_path):
-    from nmt.checkpoint import resolve_run
+    from nmt.run import resolve_run
 
     cfg_path = tmp_path / "cfg.yaml"
     cfg_path.write_text(write_synthetic_corpus(tmp_path) + "train:\n  max_steps: 2\n  valid_every: 2\n")

@@ -76,3 +76,18 @@ def test_second_signal_stops_at_once():
         assert signals.received == signal.SIGINT  # first: stop politely after this step
         with pytest.raises(KeyboardInterrupt):
             signals._handle(signal.SIGINT, None)  # second: now
+
+
+@pytest.mark.parametrize("beam", ["0", "-3"])
+def test_beam_size_below_one_is_refused(run_dir, beam):
+    result = runner.invoke(app, ["translate", "--run", str(run_dir), "-b", beam, "w1 w2"])
+    assert result.exit_code == 2, result.output
+    assert f"--beam {beam}: the beam size must be at least 1" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_decode_options_are_validated(run_dir):
+    translator = Translator.load(run_dir)
+    with pytest.raises(NmtError, match="decode.length_penalty: must be zero"):
+        translator.translate(["w1 w2"], beam_size=3, length_penalty=-0.5)
+    with pytest.raises(NmtError, match="decode.batch_size: must be at least 1"):
+        translator.translate(["w1 w2"], batch_size=0)
