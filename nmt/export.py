@@ -7,6 +7,7 @@ sin/cos), and LayerNorm's epsilon is nmt's (1e-5). The SentencePiece model(s) ar
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,12 @@ from typing import Any
 from torch import Tensor, nn
 
 from nmt.constants import EOS, SPM_JOINT, SPM_SRC, SPM_TGT
+from nmt.data import pad
 from nmt.errors import NmtError
 from nmt.model import Transformer
 from nmt.run import Run, load_run
+from nmt.search import length_penalty, output_limits
+from nmt.translate import source_ids
 
 CT2_DIR = "ctranslate2"  # default export folder inside a run directory
 
@@ -130,18 +134,55 @@ class CT2Translator:
         self.run = run
         self.engine = ct2.Translator(str(folder), device="cpu", intra_threads=threads)
 
-    def translate(self, lines: list[str], beam_size: int | None = None, min_len: int = 0) -> list[str]:
-        """Best translation per line; empty lines stay empty. Limits as nmt's (a * source length + b)."""
-        d = self.run.config.decode
+    def translate(self, lines: list[str], beam_size: int | None = None, min_len: int = 1) -> list[str]:
+        """Best translation per line, as nmt's own search chooses it; empty lines stay empty.
+
+        CTranslate2 is driven to decode like nmt: the same per-sentence output limit (a * source length + b,
+        </s> included: CTranslate2 stops one token earlier, where nmt forces </s>) and minimum length. Beam
+        search: CTranslate2 returns its finished hypotheses with their log-probability sums; those nmt's beam
+        search would have finished too (up to the step where k were finished) are ranked by nmt's GNMT score,
+        with the </s> log-probability of a hypothesis stopped by the limit taken from ``score_batch``."""
+        cfg = self.run.config
+        d = dataclasses.replace(cfg.decode, beam_size=beam_size or cfg.decode.beam_size)
+        d.validate()
         tok = self.run.tokenizer
-        todo = [i for i, line in enumerate(lines) if line.strip()]
-        pieces = [tok.src.encode(lines[i], out_type=str) + [EOS] for i in todo]
-        longest = max((len(p) for p in pieces), default=1)
-        results = self.engine.translate_batch(
-            pieces, beam_size=beam_size or d.beam_size, max_batch_size=d.batch_size,
-            max_decoding_length=int(d.max_len_a * longest + d.max_len_b), min_decoding_length=min_len,
-            length_penalty=d.length_penalty)
+        ids = source_ids(tok, lines, cfg.model.max_positions)
+        todo = [i for i, x in enumerate(ids) if x]
+        limits = output_limits(pad([ids[i] for i in todo]), d.max_len_a, d.max_len_b, cfg.model.max_positions)
         out = [""] * len(lines)
-        for i, result in zip(todo, results):
-            out[i] = tok.tgt.decode(result.hypotheses[0]).strip()
+        by_limit: dict[int, list[int]] = {}
+        for i, limit in zip(todo, limits.tolist()):
+            by_limit.setdefault(limit, []).append(i)
+        k = d.beam_size
+        for limit, group in by_limit.items():
+            if limit == 1:  # room for </s> only
+                continue
+            pieces = [tok.src_pieces(ids[i]) for i in group]
+            # patience 2 keeps CTranslate2 going past the step where nmt stops, so that every hypothesis nmt
+            # finishes is among the 2k returned; length_penalty -3 ranks them (score = sum * length^3) so that
+            # the earlier (shorter) ones survive the cut to 2k
+            results = self.engine.translate_batch(
+                pieces, beam_size=k, patience=2 if k > 1 else 1, num_hypotheses=2 * k if k > 1 else 1,
+                length_penalty=-3.0, max_batch_size=d.batch_size, max_decoding_length=limit - 1,
+                min_decoding_length=min(min_len, limit - 1), return_scores=True, return_end_token=True)
+            for i, src, result in zip(group, pieces, results):
+                best = result.hypotheses[0] if k == 1 else self._best(src, result, k, limit, d.length_penalty)
+                out[i] = tok.tgt.decode([t for t in best if t != EOS]).strip()
         return out
+
+    def _best(self, src: list[str], result: Any, k: int, limit: int, alpha: float) -> list[str]:  # noqa: ANN401
+        """The hypothesis nmt's beam search returns: among those finished by the step at which k were finished
+        (or by the limit), the best by GNMT score (sum of log-probabilities, </s> included, / penalty)."""
+        finished = []  # (step it finished at, sum of log-probabilities, tokens without </s>)
+        for tokens, score in zip(result.hypotheses, result.scores):
+            total = score / len(tokens) ** 3.0  # undo length_penalty -3: the sum again (</s> counted)
+            if tokens and tokens[-1] == EOS:
+                finished.append((len(tokens) - 1, total, tokens[:-1]))
+            else:  # stopped by the limit: nmt forces </s> there and counts its log-probability
+                eos = self.engine.score_batch([src], [tokens])[0].log_probs[-1]
+                finished.append((limit - 1, total + eos, tokens))
+        steps = sorted(step for step, _, _ in finished)
+        last = min(steps[min(k, len(steps)) - 1], limit - 1)  # nmt stops once k hypotheses are finished
+        scored = [(total / length_penalty(len(words) + 1, alpha), words) for step, total, words in finished
+                  if step <= last]
+        return max(scored, key=lambda x: x[0])[1]

@@ -20,23 +20,33 @@ from nmt.search import Hypothesis, beam_search, greedy_search
 from nmt.tokenizer import Tokenizer
 
 
+def source_ids(tok: Tokenizer, lines: list[str], max_positions: int) -> list[list[int]]:
+    """Source ids (ending with </s>) per line, [] for an empty line. Sources longer than ``max_positions`` are
+    truncated, with a warning on stderr naming the line."""
+    out: list[list[int]] = [[] for _ in lines]
+    todo = [i for i, line in enumerate(lines) if line.strip()]
+    for i, seq in zip(todo, tok.encode_src([lines[i] for i in todo])):
+        if len(seq) > max_positions:
+            print(f"warning: input line {i + 1} has {len(seq)} subword tokens; truncated to model.max_positions="
+                  f"{max_positions}", file=sys.stderr)
+            seq = seq[: max_positions - 1] + [EOS_ID]
+        out[i] = seq
+    return out
+
+
 def search_lines(
     model: Transformer, tok: Tokenizer, lines: list[str], *, beam_size: int, alpha: float, max_len_a: float,
-    max_len_b: int, batch_size: int, device: torch.device, n_best: int = 1, min_len: int = 0,
+    max_len_b: int, batch_size: int, device: torch.device, n_best: int = 1, min_len: int = 1,
 ) -> tuple[list[list[int]], list[list[Hypothesis]]]:
     """(source ids, n-best hypotheses) per line, in input order; an empty line gets no ids and no hypotheses.
-    Sources longer than the model's positions are truncated, with a warning on stderr."""
+    Sources longer than the model's positions are truncated, with a warning on stderr. ``min_len`` 1: a
+    non-empty line never gets an empty translation (</s> is banned at the first step, as fairseq and
+    CTranslate2 do)."""
     was_training = model.training
     model.eval()
     limit = model.cfg.max_positions
-    todo = [i for i, line in enumerate(lines) if line.strip()]
-    src_ids: list[list[int]] = [[] for _ in lines]
-    for i, seq in zip(todo, tok.encode_src([lines[i] for i in todo])):
-        if len(seq) > limit:
-            print(f"warning: input line {i + 1} has {len(seq)} subword tokens; truncated to model.max_positions="
-                  f"{limit}", file=sys.stderr)
-            seq = seq[: limit - 1] + [EOS_ID]
-        src_ids[i] = seq
+    src_ids = source_ids(tok, lines, limit)
+    todo = [i for i, ids in enumerate(src_ids) if ids]
     hyps: list[list[Hypothesis]] = [[] for _ in lines]
     order = sorted(todo, key=lambda i: len(src_ids[i]))  # similar lengths batch together
     for start in range(0, len(order), batch_size):

@@ -6,12 +6,14 @@ output is forced to exactly 25 tokens, so all systems do equal work. nmt and CTr
 HF MarianMTModel has its own random weights of the same shape. Real data (``--run``): a trained run's test set,
 natural lengths, nmt vs its CTranslate2 export.
 
-    python scripts/bench_decode.py --threads 2 --repeats 3 --out docs/bench_decode.json [--run runs/multi30k-en-de]
+    python scripts/bench_decode.py --threads 1 2 --repeats 3 --out docs/bench_decode.json [--run runs/multi30k-en-de]
 
-Each figure is the median of ``--repeats`` timings, in sentences per second. Each timing is a fresh process that
-runs one system (warm-up, then one timed pass); the repeats are interleaved, round after round over all systems,
-so that a shared host's slow spells fall on every system alike (``--no-isolate``: all systems and repeats in this
-one process; torch's and CTranslate2's OpenMP threads then slow each other).
+Each figure is the median of ``--repeats`` timings, in sentences per second, at the system's best thread count
+(every system is measured at each count of ``--threads``; all counts are in the JSON's ``by_threads``).
+Each timing is a fresh process that runs one system (warm-up, then one timed pass); the repeats are
+interleaved, round after round over all systems, so that a shared host's slow spells fall on every system alike
+(``--no-isolate``: all systems and repeats in this one process; torch's and CTranslate2's OpenMP threads then
+slow each other).
 """
 
 from __future__ import annotations
@@ -144,33 +146,49 @@ def ratios(results: dict) -> dict:
 
 def isolated(args: argparse.Namespace) -> dict:
     """Each system in its own process (two OpenMP runtimes, torch's and CTranslate2's, in one process keep their
-    threads spinning after work and slow whichever system runs next), the repeats interleaved: round r runs every
-    system once, each in a fresh process, in an order rotated by r, so a slow spell of a shared host lands on
-    every system alike instead of on whichever ran during it."""
+    threads spinning after work and slow whichever system runs next), at each thread count of ``--threads``, the
+    repeats interleaved: round r runs every (system, threads) pair once, each in a fresh process, in an order
+    rotated by r, so a slow spell of a shared host lands on every pair alike instead of on whichever ran during
+    it. A system's figure is its best thread count's (CTranslate2 was seen faster with 1 intra thread than 2 on
+    this machine), and the ratios compare best with best."""
     result = {"threads": args.threads, "repeats": args.repeats, "torch": torch.__version__, "isolated": True,
-              "interleaved": True, "forced_length": {"systems": {}}, "real_data": {}}
+              "interleaved": True, "by_threads": {}}
+    jobs = [(system, threads) for system in args.systems for threads in args.threads]
     for r in range(args.repeats):
-        order = args.systems[r % len(args.systems):] + args.systems[: r % len(args.systems)]
-        for system in order:
+        for system, threads in jobs[r % len(jobs):] + jobs[: r % len(jobs)]:
             with tempfile.TemporaryDirectory() as tmp:
                 out = Path(tmp) / "one.json"
-                command = [sys.executable, __file__, "--no-isolate", "--threads", str(args.threads), "--repeats", "1",
+                command = [sys.executable, __file__, "--no-isolate", "--threads", str(threads), "--repeats", "1",
                            "--sentences", str(args.sentences), "--systems", system, "--out", str(out)]
                 if args.run and system in REAL_DATA_SYSTEMS:
                     command += ["--run", args.run]
                 subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
                 one = json.loads(out.read_text())
-            _merge(result["forced_length"]["systems"], one["forced_length"]["systems"], args.sentences)
+            per = result["by_threads"].setdefault(str(threads), {"forced_length": {}, "real_data": {}})
+            _merge(per["forced_length"], one["forced_length"]["systems"], args.sentences)
             real = one.get("real_data", {})
             if real:
-                sentences = real["sentences"]
-                result["real_data"].update({k: v for k, v in real.items() if not isinstance(v, dict)})
-                _merge(result["real_data"], {k: v for k, v in real.items() if isinstance(v, dict)}, sentences)
-            print(f"round {r + 1}/{args.repeats}: {system} done", flush=True)
-    result["forced_length"]["ratios"] = ratios(result["forced_length"]["systems"])
-    if result["real_data"]:
-        result["real_data"]["ratios"] = ratios(result["real_data"])
+                about = {k: v for k, v in real.items() if not isinstance(v, dict)}  # run, test set, sentences
+                result.setdefault("real_data_set", {}).update(about)
+                _merge(per["real_data"], {k: v for k, v in real.items() if isinstance(v, dict)}, real["sentences"])
+            print(f"round {r + 1}/{args.repeats}: {system} with {threads} thread(s) done", flush=True)
+    for part in ("forced_length", "real_data"):
+        best = _best_threads(result["by_threads"], part)
+        if best:
+            result[part] = {"systems": best, "ratios": ratios(best)}
     return result
+
+
+def _best_threads(by_threads: dict, part: str) -> dict:
+    """Per system and beam, the figures of the thread count that was fastest (median sentences/s)."""
+    best: dict = {}
+    for threads, parts in by_threads.items():
+        for system, beams in parts[part].items():
+            for beam, figures in beams.items():
+                kept = best.setdefault(system, {}).get(beam)
+                if kept is None or figures["sentences_per_s"] > kept["sentences_per_s"]:
+                    best[system][beam] = {**figures, "threads": int(threads)}
+    return best
 
 
 def _merge(into: dict, one: dict, sentences: int) -> None:
@@ -239,7 +257,8 @@ def profile_nmt(threads: int, sentences: int) -> dict:
 def main() -> None:
     global SENTENCES
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2],
+                        help="thread counts; each system is measured at each and compared at its best")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--systems", nargs="+",
                         default=["nmt", "nmt-int8", "ctranslate2-float32", "ctranslate2-int8", "hf"])
@@ -252,11 +271,14 @@ def main() -> None:
                         help="run every system in this process (they disturb each other: see isolated())")
     args = parser.parse_args()
     if args.profile:
-        report(profile_nmt(args.threads, args.profile), args.out)
+        report(profile_nmt(args.threads[-1], args.profile), args.out)
         return
     if args.isolate:
         report(isolated(args), args.out)
         return
+    if len(args.threads) != 1:
+        parser.error("--no-isolate measures one thread count: give --threads N")
+    args.threads = args.threads[0]
     torch.set_num_threads(args.threads)
     SENTENCES = args.sentences
     result = {"threads": args.threads, "repeats": args.repeats, "torch": torch.__version__,

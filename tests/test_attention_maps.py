@@ -5,26 +5,16 @@ import random
 import pytest
 import torch
 from PIL import Image
-from rich.console import Console
 from typer.testing import CliRunner
 
-from nmt.attention_maps import AttentionMaps, attention_weights, token_alignment, word_alignment, word_ids
+from nmt.attention_maps import attention_weights, token_alignment, word_alignment, word_ids
 from nmt.cli import app
-from nmt.constants import EOS_ID
 from nmt.data import pad
-from nmt.plots import plot_attention, plot_training, show_attention
+from nmt.plots import plot_training
 from nmt.train import train
-from tests.conftest import random_sources, write_synthetic_corpus
-from tests.test_learning import _sample
+from tests.conftest import attention_maps_of, random_sources, reverse_samples, write_synthetic_corpus
 
 runner = CliRunner()
-
-
-def _maps(model, seq):
-    encoder, masked, cross = attention_weights(model, seq + [EOS_ID], seq[::-1])
-    src = [f"s{i}" for i in seq] + ["</s>"]
-    tgt = [f"t{i}" for i in seq[::-1]] + ["</s>"]
-    return AttentionMaps(src, tgt, encoder, masked, cross)
 
 
 def test_readable_path_equals_fast_path_and_is_masked(tiny_model):
@@ -46,35 +36,12 @@ def test_readable_path_equals_fast_path_and_is_masked(tiny_model):
 def test_alignment_recovers_reversed_positions(reverse_model):
     model, _, _ = reverse_model
     right = total = 0
-    for seq in _sample(random.Random(7), 100):
-        maps = _maps(model, seq)
+    for seq in reverse_samples(random.Random(7), 100):
+        maps = attention_maps_of(model, seq)
         for s, t in token_alignment(maps.matrix("cross")):  # default: last layer, mean over heads
             right += s == len(seq) - 1 - t
             total += 1
     assert right / total >= 0.8, f"alignment recovered {right / total:.0%} of reversed positions"
-
-
-def test_pictures_are_valid_pngs(reverse_model, tmp_path):
-    model, _, _ = reverse_model
-    maps = _maps(model, [5, 6, 7, 8, 9])
-    for kind in ("self", "masked", "cross"):
-        plot_attention(maps, kind, tmp_path / f"{kind}.png")
-    plot_attention(maps, "cross", tmp_path / "grid.png", all_heads=True)
-    plot_attention(maps, "cross", tmp_path / "head.png", layer=0, head=1)
-    for name in ("self", "masked", "cross", "grid", "head"):
-        with Image.open(tmp_path / f"{name}.png") as image:
-            image.verify()
-            assert image.format == "PNG" and image.size[0] > 300 and image.size[1] > 200
-    with pytest.raises(IndexError):
-        maps.matrix("cross", layer=5)
-
-
-def test_terminal_table_shows_tokens_and_weights(reverse_model):
-    model, _, _ = reverse_model
-    console = Console(record=True, width=200)
-    show_attention(_maps(model, [5, 6, 7]), "cross", console)
-    text = console.export_text()
-    assert "s5" in text and "t7" in text and "cross-attention" in text
 
 
 def test_word_alignment_merges_pieces():

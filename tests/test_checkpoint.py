@@ -1,14 +1,17 @@
 """Checkpoints: safetensors round trips, atomic swaps, run resolution."""
 
+import errno
+import hashlib
+import json
+import pickle
+
 import pytest
 import torch
 
-from nmt.checkpoint import checkpoint_dir, load_training_state, load_weights, save_checkpoint
-from nmt.constants import CONFIG_FILE
+from nmt import checkpoint
+from nmt.checkpoint import checkpoint_dir, load_training_state, load_weights, save_checkpoint, verify_checkpoint
 from nmt.errors import NmtError
-from nmt.files import atomic_write_text
 from nmt.model import Transformer
-from nmt.run import mark_latest, resolve_run
 from tests.conftest import tiny_model_config
 
 
@@ -46,19 +49,6 @@ def test_damaged_or_mismatched_weights_are_refused(tmp_path):
         load_weights(folder, model)
 
 
-def test_resolve_run(tmp_path):
-    with pytest.raises(NmtError, match="nmt train"):
-        resolve_run(None, str(tmp_path))
-    run = tmp_path / "r1"
-    run.mkdir()
-    atomic_write_text(run / CONFIG_FILE, "name: r1\n")
-    mark_latest(run)
-    assert resolve_run(None, str(tmp_path)) == run
-    assert resolve_run("r1", str(tmp_path)) == run
-    with pytest.raises(NmtError, match="not a run directory"):
-        resolve_run(str(tmp_path / "nope"), str(tmp_path))
-
-
 def test_reading_checkpoints_while_training_writes_them_never_fails(tmp_path):
     """50 loads of `last` (and `best`) while `nmt train` rewrites them every step: each one succeeds."""
     import os
@@ -92,3 +82,70 @@ def test_reading_checkpoints_while_training_writes_them_never_fails(tmp_path):
     finally:
         proc.kill()
         proc.wait()
+
+
+class _Exploit:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):  # what a malicious pickle does: run code when loaded
+        return (open, (str(self.marker), "w"))
+
+
+def _write_manifest(folder):
+    manifest = {p.name: {"bytes": p.stat().st_size, "sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
+                for p in folder.iterdir() if p.name != "manifest.json"}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_pickled_weights_are_refused_and_run_nothing(tmp_path):
+    model = Transformer(tiny_model_config(), 40, 40)
+    folder = checkpoint_dir(tmp_path, "best")
+    save_checkpoint(folder, model, None, {})
+    marker = tmp_path / "pwned"
+    (folder / "model.safetensors").write_bytes(pickle.dumps({"weights": _Exploit(marker)}))
+    with pytest.raises(NmtError, match="damaged"):  # the manifest no longer matches
+        load_weights(folder, model)
+    _write_manifest(folder)  # a forger who also rewrites the manifest gets no further
+    with pytest.raises(NmtError, match="model.safetensors: damaged weights"):
+        load_weights(folder, model)
+    torch.save({"w": _Exploit(marker)}, folder / "model.pt")  # a stray pickle beside it is never read
+    with pytest.raises(NmtError):
+        load_weights(folder, model)
+    assert not marker.exists()
+
+
+def test_truncated_checkpoint_file_is_named(tmp_path):
+    model = Transformer(tiny_model_config(), 40, 40)
+    folder = checkpoint_dir(tmp_path, "last")
+    save_checkpoint(folder, model, torch.optim.AdamW(model.parameters()), {"step": 1})
+    data = (folder / "optimizer.safetensors").read_bytes()
+    (folder / "optimizer.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(NmtError, match=r"optimizer\.safetensors: damaged"):
+        verify_checkpoint(folder)
+    (folder / "manifest.json").unlink()
+    with pytest.raises(NmtError, match="manifest.json: missing"):
+        verify_checkpoint(folder)
+
+
+def test_disk_full_keeps_previous_checkpoint(tmp_path, monkeypatch):
+    torch.manual_seed(0)
+    model = Transformer(tiny_model_config(), 40, 40)
+    folder = checkpoint_dir(tmp_path, "last")
+    save_checkpoint(folder, model, None, {"step": 1})
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoint.os, "fsync", full)  # the first file write of the new version fails
+    with pytest.raises(NmtError, match="No space left on device.*previous checkpoint is kept"):
+        save_checkpoint(folder, model, torch.optim.AdamW(model.parameters()), {"step": 2})
+    assert sorted(p.name for p in folder.parent.iterdir()) == ["last", folder.resolve().name]  # no partial copy
+    fresh = Transformer(tiny_model_config(), 40, 40)
+    load_weights(folder, fresh)
+    assert all(torch.equal(fresh.state_dict()[k], before[k]) for k in before)
+    assert json.loads((folder / "state.json").read_text())["step"] == 1

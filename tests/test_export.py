@@ -1,9 +1,11 @@
-"""CTranslate2 export: the exported float32 model decodes exactly like nmt (greedy), through the CLI too."""
+"""CTranslate2 export: the exported float32 model decodes exactly like nmt (greedy and beam search, outputs that
+run to the length limit included), through the CLI too."""
 
 import pytest
 from typer.testing import CliRunner
 
 from nmt.cli import app
+from nmt.data import pad
 from nmt.run import load_run
 from nmt.train import train
 from nmt.translate import Translator
@@ -45,3 +47,32 @@ def test_cli_export_and_engine(run_dir, tmp_path):
     a = runner.invoke(app, ["translate", "--run", str(run), "-b", "1", "w1 w2 w3", "", "w4"])
     b = runner.invoke(app, ["translate", "--run", str(run), "-b", "1", "--engine", "ctranslate2", "w1 w2 w3", "", "w4"])
     assert a.exit_code == b.exit_code == 0 and a.stdout == b.stdout and len(b.stdout.splitlines()) == 3
+
+
+@pytest.fixture(scope="module")
+def early_run(tmp_path_factory):
+    """A barely trained model: its outputs repeat until the length limit stops them."""
+    folder = tmp_path_factory.mktemp("export-early")
+    (folder / "cfg.yaml").write_text(write_synthetic_corpus(folder) + "train:\n  max_steps: 20\n  valid_every: 20\n")
+    return train(folder / "cfg.yaml", run_dir=folder / "run").run_dir, folder
+
+
+@pytest.mark.parametrize("fixture", ["run_dir", "early_run"])
+@pytest.mark.parametrize("beam", [1, 4])
+def test_both_engines_agree_at_the_length_limit_and_with_beams(fixture, beam, request):
+    from nmt.export import CT2Translator, export_ctranslate2
+    from nmt.search import output_limits
+    from nmt.translate import search_lines, source_ids
+
+    run, folder = request.getfixturevalue(fixture)
+    export_ctranslate2(run)
+    translator = Translator.load(run)
+    lines = (folder / "valid.en").read_text().splitlines() + (folder / "train.en").read_text().splitlines()[:20]
+    ours = translator(lines, beam_size=beam)
+    theirs = CT2Translator(load_run(run, None)).translate(lines, beam_size=beam)
+    assert theirs == ours
+    if fixture == "early_run":  # the case this test is for: outputs stopped by a * |x| + b, per sentence
+        _, hyps = search_lines(translator.model, translator.tok, lines, **translator.options(beam))
+        limits = output_limits(pad(source_ids(translator.tok, lines, 64)), 1.5, 10, 64).tolist()
+        at_limit = sum(len(h[0].tokens) == limit - 1 for h, limit in zip(hyps, limits))
+        assert at_limit >= 10, f"only {at_limit} outputs reach the length limit"

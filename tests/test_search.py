@@ -7,7 +7,7 @@ from nmt.constants import BOS_ID, EOS_ID
 from nmt.data import pad
 from nmt.model import Transformer
 from nmt.search import beam_search, greedy_search, length_penalty, output_limits
-from tests.conftest import random_sources, tiny_model_config
+from tests.conftest import random_sources, reverse_samples, tiny_model_config
 
 
 def _model(seed: int) -> Transformer:
@@ -128,10 +128,9 @@ def test_early_stop_returns_the_same_n_best(alpha):
 def test_early_stop_saves_work_on_a_trained_model(reverse_model):
     import random
 
-    from tests.test_learning import _sample
 
     model = reverse_model[0]
-    src = pad([s + [EOS_ID] for s in _sample(random.Random(7), 64)])
+    src = pad([s + [EOS_ID] for s in reverse_samples(random.Random(7), 64)])
     counts = {}
     for name, stop in (("early", True), ("full", False)):
         counting = CountRows(model)

@@ -1,6 +1,7 @@
 """The training loop: where it stops and why, what runs under autocast, and signals before training starts."""
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -13,7 +14,9 @@ import torch
 
 from nmt import train as train_module
 from nmt.errors import NmtError
-from nmt.train import TrainState, train
+from nmt.run import resolve_run
+from nmt.train import StopSignals, TrainState, train
+from nmt.translate import Translator
 from tests.conftest import write_synthetic_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,3 +116,101 @@ def test_train_state_round_trips_and_ignores_unknown_keys():
 
     raw = {**dataclasses.asdict(state), "param_groups": []}
     assert TrainState.from_dict(raw) == state
+
+
+def test_nonfinite_losses_skip_updates_then_stop(tmp_path, monkeypatch):
+    from nmt import train as train_module
+
+    cfg_path = tmp_path / "cfg.yaml"
+    cfg_path.write_text(write_synthetic_corpus(tmp_path) + "train:\n  max_steps: 8\n  valid_every: 2\n"
+                        "  log_every: 4\n  max_nonfinite: 3\n")
+    real_loss = train_module.batch_loss
+    calls = {"n": 0}
+
+    def flaky(model, batch, ls):
+        loss = real_loss(model, batch, ls)
+        if not model.training:  # validation
+            return loss
+        calls["n"] += 1
+        return loss * float("nan") if calls["n"] in (3, 4) else loss  # two bad steps in a row, then fine
+
+    monkeypatch.setattr(train_module, "batch_loss", flaky)
+    result = train(cfg_path, run_dir=tmp_path / "run")
+    assert result.steps == 8 and calls["n"] == 8  # a skipped update still counts as a step
+    records = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["skipped_updates"] for r in records if "loss" in r] == [2, 0]  # logged at steps 4 and 8
+    assert all(math.isfinite(r["loss"]) for r in records if "loss" in r)  # skipped losses are left out
+    model = Translator.load(tmp_path / "run", checkpoint="last").model
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    good = {k: v.clone() for k, v in model.state_dict().items()}
+
+    monkeypatch.setattr(train_module, "batch_loss",
+                        lambda m, b, ls: real_loss(m, b, ls) * (float("nan") if m.training else 1.0))
+    with pytest.raises(NmtError, match="4 updates in a row had a NaN/Inf loss"):
+        train(cfg_path, run_dir=tmp_path / "run", resume=True, overrides=["train.max_steps=20"])
+    # steps 9-10 were skipped and saved at the step-10 validation (2 < 3 in a row); at step 12 the run stopped
+    state = json.loads((tmp_path / "run" / "checkpoints" / "last" / "state.json").read_text())
+    assert state["step"] == 10
+    kept = Translator.load(tmp_path / "run", checkpoint="last").model.state_dict()
+    assert all(torch.equal(kept[k], good[k]) for k in good)  # the last good weights, untouched by skipped steps
+
+
+class _DeviceReads(torch.overrides.TorchFunctionMode):
+    """Records every read of a tensor's value on the host (on CUDA each one waits for the GPU)."""
+
+    READS = {"item", "__bool__", "__float__", "__int__", "__index__", "tolist", "numpy"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str] = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
+        if getattr(func, "__name__", "") in self.READS:
+            self.seen.append(func.__name__)
+        return func(*args, **(kwargs or {}))
+
+
+def test_training_step_reads_nothing_back_from_the_device(tmp_path, monkeypatch):
+    """A step, a NaN step included, never reads a tensor's value: on a GPU it queues work and goes on."""
+    from nmt import train as train_module
+    from nmt.config import load_config
+    from nmt.train import Trainer
+
+    cfg_path = tmp_path / "cfg.yaml"
+    cfg_path.write_text(write_synthetic_corpus(tmp_path) + "train:\n  clip_norm: 1.0\n")
+    trainer = Trainer(load_config(cfg_path), tmp_path / "run")
+    batches = [b for _, b in trainer.epoch_batches(0)][:3]
+    real_loss = train_module.batch_loss
+    with _DeviceReads() as reads:
+        trainer.train_step(batches[:1], batches[0].tgt_tokens)
+        before = [p.detach().clone() for p in trainer.model.parameters()]
+        monkeypatch.setattr(train_module, "batch_loss", lambda m, b, ls: real_loss(m, b, ls) * float("inf"))
+        trainer.train_step(batches[1:2], batches[1].tgt_tokens)
+        monkeypatch.setattr(train_module, "batch_loss", real_loss)
+    assert reads.seen == []
+    assert all(torch.equal(a, b) for a, b in zip(before, trainer.model.parameters()))  # the inf step changed nothing
+    assert trainer.skips.read() == (1, 1)
+    trainer.train_step(batches[2:3], batches[2].tgt_tokens)
+    assert not all(torch.equal(a, b) for a, b in zip(before, trainer.model.parameters()))  # and then it learns
+    assert trainer.skips.read()[0] == 0
+
+
+def test_a_failed_start_leaves_no_run_and_keeps_latest(tmp_path):
+
+    cfg_path = tmp_path / "cfg.yaml"
+    cfg_path.write_text(write_synthetic_corpus(tmp_path) + "train:\n  max_steps: 2\n  valid_every: 2\n")
+    good = train(cfg_path, overrides=[f"runs_root={tmp_path / 'runs'}"]).run_dir
+    (tmp_path / "bad.tsv").write_text("no tab here\n")
+    with pytest.raises(NmtError, match="no tab"):
+        train(cfg_path, overrides=[f"runs_root={tmp_path / 'runs'}", "name=broken",
+                                   "data.train=" + str(tmp_path / "bad.tsv")])
+    assert not (tmp_path / "runs" / "broken").exists()
+    assert resolve_run(None, str(tmp_path / "runs")) == good  # translate/eval still find the good run
+
+
+def test_second_signal_stops_at_once():
+    with StopSignals() as signals:
+        signals._handle(signal.SIGINT, None)
+        assert signals.received == signal.SIGINT  # first: stop politely after this step
+        with pytest.raises(KeyboardInterrupt):
+            signals._handle(signal.SIGINT, None)  # second: now

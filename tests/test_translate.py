@@ -1,14 +1,13 @@
 """Translation from a run directory: batching order, empty/too-long/binary input, missing or damaged runs."""
 
 import shutil
-import signal
 
 import pytest
 from typer.testing import CliRunner
 
 from nmt.cli import app
 from nmt.errors import NmtError
-from nmt.train import StopSignals, train
+from nmt.train import train
 from nmt.translate import Translator, read_input
 from tests.conftest import write_synthetic_corpus
 
@@ -68,14 +67,6 @@ def test_missing_or_damaged_run_files(run_dir, tmp_path, damage, needle):
     result = runner.invoke(app, ["translate", "--run", str(copy), "w1 w2"])
     assert result.exit_code == 2
     assert needle in result.stderr and "Traceback" not in result.stderr
-
-
-def test_second_signal_stops_at_once():
-    with StopSignals() as signals:
-        signals._handle(signal.SIGINT, None)
-        assert signals.received == signal.SIGINT  # first: stop politely after this step
-        with pytest.raises(KeyboardInterrupt):
-            signals._handle(signal.SIGINT, None)  # second: now
 
 
 @pytest.mark.parametrize("beam", ["0", "-3"])
