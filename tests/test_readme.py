@@ -22,3 +22,26 @@ def test_every_command_is_documented():
     for command in app.registered_commands:
         name = command.name or command.callback.__name__
         assert f"`nmt {name}" in README, name
+
+
+def test_modules_import_only_downwards_as_the_code_map_lists_them():
+    """The code map orders the modules as data flows; a module may import only modules listed before it
+    (lazy imports inside functions included), so analysis never sits under translation, nor files under torch."""
+    import ast
+    import re
+
+    table = README.split("## Code map", 1)[1].split("\n## ", 1)[0]
+    order = [name for row in table.splitlines() if row.startswith("| `")
+             for name in re.findall(r"`(\w+)\.py`", row.split("|")[1])]
+    package = Path(__file__).resolve().parent.parent / "nmt"
+    modules = sorted(p.stem for p in package.glob("*.py") if not p.stem.startswith("__"))
+    assert sorted(order) == modules, "the code map must list every module once"
+    upward = []
+    for position, name in enumerate(order):
+        tree = ast.parse((package / f"{name}.py").read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ImportFrom) or not (node.module or "").startswith("nmt"):
+                continue
+            names = [node.module.split(".")[1]] if "." in node.module else [a.name for a in node.names]
+            upward += [f"{name} imports {m}" for m in names if m in order and order.index(m) >= position]
+    assert not upward, upward

@@ -214,3 +214,10 @@ def test_second_signal_stops_at_once():
         assert signals.received == signal.SIGINT  # first: stop politely after this step
         with pytest.raises(KeyboardInterrupt):
             signals._handle(signal.SIGINT, None)  # second: now
+
+
+def test_training_without_clipping_still_measures_the_gradient_norm(tmp_path):
+    """clip_norm 0 takes the other path to the norm (get_total_norm), which decides skipped updates."""
+    result = train(_config(tmp_path, "train:\n  max_steps: 3\n  valid_every: 3\n  clip_norm: 0\n"),
+                   run_dir=tmp_path / "run")
+    assert result.steps == 3
