@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load, save, save_model
+from safetensors.torch import load, save_file, save_model
 from torch import nn
 
 from nmt.constants import CHECKPOINT_DIR, MANIFEST_FILE, MODEL_FILE, OPTIMIZER_FILE, STATE_FILE
@@ -49,21 +49,18 @@ def save_checkpoint(
     folder.parent.mkdir(parents=True, exist_ok=True)
     version = Path(tempfile.mkdtemp(prefix=f"{folder.name}.{state.get('step', 0):08d}.", dir=folder.parent))
     try:
-        files = {MODEL_FILE: _model_bytes(model)}
+        save_model(model, str(version / MODEL_FILE))  # tied weights stored once
         if optimizer is not None:
             tensors, groups = _flatten_optimizer(optimizer)
             tensors["rng.torch"] = torch.get_rng_state()
-            files[OPTIMIZER_FILE] = save(tensors)
+            save_file(tensors, str(version / OPTIMIZER_FILE))
             state = {**state, "param_groups": groups}
-        files[STATE_FILE] = json.dumps(state, indent=1).encode("utf-8")
-        manifest = {name: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-                    for name, data in files.items()}
-        files[MANIFEST_FILE] = json.dumps(manifest, indent=1).encode("utf-8")
-        for name, data in files.items():
-            with open(version / name, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
+        (version / STATE_FILE).write_text(json.dumps(state, indent=1), encoding="utf-8")
+        manifest = {}
+        for path in sorted(version.iterdir()):
+            manifest[path.name] = {"bytes": path.stat().st_size, "sha256": _fsync_and_hash(path)}
+        (version / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+        _fsync_and_hash(version / MANIFEST_FILE)
         os.chmod(version, 0o777 & ~_umask())  # mkdtemp makes 0700
         _switch(folder, version)
     except OSError as err:
@@ -76,11 +73,14 @@ def save_checkpoint(
             shutil.rmtree(old, ignore_errors=True)
 
 
-def _model_bytes(model: nn.Module) -> bytes:
-    """The model's weights as safetensors bytes (tied weights stored once, as safetensors' save_model does)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        save_model(model, f"{tmp}/{MODEL_FILE}")
-        return Path(f"{tmp}/{MODEL_FILE}").read_bytes()
+def _fsync_and_hash(path: Path) -> str:
+    """Flush ``path`` to disk and return its SHA-256."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _switch(folder: Path, version: Path) -> None:

@@ -157,14 +157,15 @@ def export(
 
 @app.command()
 def plot(
-    run_dir: Annotated[Path, typer.Argument(help="A run directory made by `nmt train`.")],
+    run_dir: Annotated[Path, typer.Argument(help="A run directory made by `nmt train`, or a run's name.")],
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="PNG (default: RUN/training.png).")] = None,
     debug: Debug = False,
 ) -> None:
     """Draw training curves (loss, validation BLEU, learning rate) from the run's metrics.jsonl."""
     from nmt.plots import plot_training
+    from nmt.run import resolve_run
 
-    path = _guard(debug, lambda: plot_training(run_dir, output))
+    path = _guard(debug, lambda: plot_training(resolve_run(run_dir), output))
     typer.echo(str(path))
 
 

@@ -7,7 +7,6 @@ sin/cos), and LayerNorm's epsilon is nmt's (1e-5). The SentencePiece model(s) ar
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from nmt.errors import NmtError
 from nmt.model import Transformer
 from nmt.run import Run, load_run
 from nmt.search import length_penalty, output_limits
-from nmt.translate import source_ids
+from nmt.translate import decode_settings, source_ids
 
 CT2_DIR = "ctranslate2"  # default export folder inside a run directory
 
@@ -143,8 +142,7 @@ class CT2Translator:
         search would have finished too (up to the step where k were finished) are ranked by nmt's GNMT score,
         with the </s> log-probability of a hypothesis stopped by the limit taken from ``score_batch``."""
         cfg = self.run.config
-        d = dataclasses.replace(cfg.decode, beam_size=beam_size or cfg.decode.beam_size)
-        d.validate()
+        d = decode_settings(cfg.decode, beam_size)
         tok = self.run.tokenizer
         ids = source_ids(tok, lines, cfg.model.max_positions)
         todo = [i for i, x in enumerate(ids) if x]

@@ -71,11 +71,18 @@ def translate_lines(
             else [("", 0.0)] for nbest in hyps]
 
 
+def decode_settings(d: DecodeConfig, beam_size: int | None = None, **decode: float) -> DecodeConfig:
+    """Decode settings with ``beam_size`` and ``decode`` (DecodeConfig fields) overriding ``d``, validated."""
+    if beam_size is not None and beam_size < 1:
+        raise NmtError(f"--beam {beam_size}: the beam size must be at least 1 (1 is greedy search)")
+    d = dataclasses.replace(d, **decode, **({} if beam_size is None else {"beam_size": beam_size}))
+    d.validate()
+    return d
+
+
 def search_options(d: DecodeConfig, device: torch.device, beam_size: int | None = None) -> dict[str, Any]:
     """Keyword arguments for :func:`search_lines` from decode settings (``beam_size`` overrides), validated."""
-    if beam_size is not None:
-        d = dataclasses.replace(d, beam_size=beam_size)
-    d.validate()
+    d = decode_settings(d, beam_size)
     return {"beam_size": d.beam_size, "alpha": d.length_penalty, "max_len_a": d.max_len_a,
             "max_len_b": d.max_len_b, "batch_size": d.batch_size, "device": device}
 
@@ -100,9 +107,7 @@ class Translator:
     def options(self, beam_size: int | None = None, **decode: float) -> dict[str, Any]:
         """Search options: the run's decode settings, ``decode`` overriding DecodeConfig fields (length_penalty,
         max_len_a, max_len_b, batch_size) and ``beam_size`` the beam; validated."""
-        if beam_size is not None and beam_size < 1:
-            raise NmtError(f"--beam {beam_size}: the beam size must be at least 1 (1 is greedy search)")
-        return search_options(DecodeConfig(**{**self.cfg.decode.__dict__, **decode}), self.device, beam_size)
+        return search_options(decode_settings(self.cfg.decode, beam_size, **decode), self.device)
 
     def translate(self, lines: list[str], beam_size: int | None = None, n_best: int = 1,
                   **decode: float) -> list[list[tuple[str, float]]]:

@@ -47,6 +47,8 @@ def test_cli_export_and_engine(run_dir, tmp_path):
     a = runner.invoke(app, ["translate", "--run", str(run), "-b", "1", "w1 w2 w3", "", "w4"])
     b = runner.invoke(app, ["translate", "--run", str(run), "-b", "1", "--engine", "ctranslate2", "w1 w2 w3", "", "w4"])
     assert a.exit_code == b.exit_code == 0 and a.stdout == b.stdout and len(b.stdout.splitlines()) == 3
+    zero = runner.invoke(app, ["translate", "--run", str(run), "-b", "0", "--engine", "ctranslate2", "w1"])
+    assert zero.exit_code == 2 and "--beam 0: the beam size must be at least 1" in zero.stderr
 
 
 @pytest.fixture(scope="module")
