@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nmt.constants import DATA_ENV
-from nmt.data import Parallel, Splits, read_dataset, read_pair, read_parallel, read_tsv
+from nmt.data import Parallel, Splits, clean, read_dataset, read_pair, read_parallel, read_tsv
 from nmt.errors import NmtError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -141,7 +141,7 @@ def tatoeba(src: str, tgt: str, root: str | None, download: bool = True) -> Spli
 def tatoeba_split_of(english: str) -> str:
     """'train', 'valid' or 'test' from a salted SHA-1 of the normalised English sentence, so every duplicate
     of a sentence (Tatoeba lists many translations of one English line) lands on the same side."""
-    norm = " ".join(english.split()).lower()
+    norm = clean(english).lower()
     bucket = int(hashlib.sha1((TATOEBA_SPLIT_SALT + norm).encode("utf-8")).hexdigest(), 16) % 1000
     if bucket < TATOEBA_HELD_OUT_PER_MILLE:
         return "valid"
