@@ -181,6 +181,11 @@ class LossWindow:
 
     def __init__(self, device: torch.device) -> None:
         self.loss, self.loss_tokens = torch.zeros((), device=device), torch.zeros((), device=device)
+        self._restart()
+
+    def _restart(self) -> None:
+        self.loss.zero_()
+        self.loss_tokens.zero_()
         self.tokens, self.started = 0, time.monotonic()
 
     def add(self, loss: torch.Tensor, tokens: int, skipped: torch.Tensor) -> None:
@@ -193,7 +198,7 @@ class LossWindow:
         """(loss per target token over every process, target tokens/s); the window restarts."""
         loss, now = float(distributed.sum_tensor(self.loss, d)), time.monotonic()
         out = loss / max(float(self.loss_tokens), 1.0), self.tokens / max(now - self.started, 1e-9)
-        self.__init__(self.loss.device)  # type: ignore[misc]
+        self._restart()
         return out
 
 
