@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -40,16 +41,27 @@ def has_checkpoint(run_dir: Path, which: str = "last") -> bool:
 # ---------------------------------------------------------------- writing
 
 
+def versions(folder: Path) -> list[Path]:
+    """The versioned folders of checkpoint ``folder`` on disk, oldest first (names sort by step; one per step)."""
+    pattern = re.compile(rf"{re.escape(folder.name)}\.\d{{8}}\.")
+    return sorted(p for p in folder.parent.glob(f"{folder.name}.*")
+                  if pattern.match(p.name) and p.is_dir() and not p.is_symlink())
+
+
 def save_checkpoint(
-    folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer | None, state: dict[str, Any]
+    folder: Path, model: nn.Module | dict[str, torch.Tensor], optimizer: torch.optim.Optimizer | None,
+    state: dict[str, Any], keep: int = 1,
 ) -> None:
     """Write a complete new version of checkpoint ``folder`` (a pointer path such as checkpoints/last), switch the
-    pointer to it and remove older versions. A failed write (disk full, say) removes the partial version and
-    keeps the previous checkpoint."""
+    pointer to it and remove older versions but the newest ``keep``. ``model``: a module, or its tensors. A failed
+    write (disk full, say) removes the partial version and keeps the previous checkpoint."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     version = Path(tempfile.mkdtemp(prefix=f"{folder.name}.{state.get('step', 0):08d}.", dir=folder.parent))
     try:
-        save_model(model, str(version / MODEL_FILE))  # tied weights stored once
+        if isinstance(model, nn.Module):
+            save_model(model, str(version / MODEL_FILE))  # tied weights stored once
+        else:
+            save_file(model, str(version / MODEL_FILE))
         if optimizer is not None:
             tensors, groups = _flatten_optimizer(optimizer)
             tensors["rng.torch"] = torch.get_rng_state()
@@ -68,8 +80,11 @@ def save_checkpoint(
         kept = " ; the previous checkpoint is kept" if folder.exists() else ""
         raise NmtError(f"{folder}: could not write the checkpoint ({err.strerror or err}){kept}; free space "
                        "or choose another --run-dir, then continue with --resume") from None
-    for old in folder.parent.glob(f"{folder.name}.*"):
-        if old != version and old.is_dir() and not old.is_symlink():
+    same_step = f"{folder.name}.{state.get('step', 0):08d}."  # an older save of this step is replaced
+    older = [v for v in versions(folder) if v != version and not v.name.startswith(same_step)]
+    kept = {version, *older[max(0, len(older) - keep + 1):]}
+    for old in folder.parent.glob(f"{folder.name}.*"):  # older versions, and a folder of the pre-pointer layout
+        if old not in kept and old.is_dir() and not old.is_symlink():
             shutil.rmtree(old, ignore_errors=True)
 
 
@@ -208,3 +223,25 @@ def _restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torc
     optimizer.load_state_dict({"state": state, "param_groups": groups})
 
 
+
+
+def average_checkpoints(run_dir: Path, n: int) -> Path:
+    """Write checkpoint ``averaged``: the element-wise mean (summed in float64) of the weights of the newest ``n``
+    versions of ``last`` kept on disk (train.keep_last), as fairseq's average_checkpoints does. Returns its pointer."""
+    kept = versions(checkpoint_dir(run_dir, "last"))[-n:]
+    if len(kept) < n:
+        raise NmtError(f"{run_dir}: {len(kept)} `last` checkpoint(s) kept on disk, {n} to average; train with "
+                       f"train.keep_last >= {n} (or average fewer with --last)")
+    sums: dict[str, torch.Tensor] = {}
+    dtypes: dict[str, torch.dtype] = {}
+    steps = []
+    for version in kept:
+        files = read_checkpoint(version, (MODEL_FILE, STATE_FILE))
+        for name, tensor in load(files[MODEL_FILE]).items():
+            sums[name] = sums[name] + tensor.double() if name in sums else tensor.double()
+            dtypes[name] = tensor.dtype
+        steps.append(json.loads(files[STATE_FILE])["step"])
+    mean = {name: (total / len(kept)).to(dtypes[name]).contiguous() for name, total in sums.items()}
+    folder = checkpoint_dir(run_dir, "averaged")
+    save_checkpoint(folder, mean, None, {"step": steps[-1], "averaged_steps": steps})
+    return folder

@@ -21,7 +21,7 @@ T = TypeVar("T")
 Debug = Annotated[bool, typer.Option("--debug", help="Show a traceback on errors.")]
 Run = Annotated[Optional[str], typer.Option("--run", help="Run directory or name (default: the newest run).")]
 RunsRoot = Annotated[str, typer.Option("--runs-root", help="Folder holding run directories.")]
-Checkpoint = Annotated[str, typer.Option("--checkpoint", help="Which checkpoint: best or last.")]
+Checkpoint = Annotated[str, typer.Option("--checkpoint", help="Which checkpoint: best, last or averaged.")]
 Beam = Annotated[Optional[int], typer.Option("--beam", "-b", help="Beam size (1: greedy; default: the run's).")]
 
 
@@ -167,6 +167,26 @@ def plot(
 
     path = _guard(debug, lambda: plot_training(resolve_run(run_dir), output))
     typer.echo(str(path))
+
+
+@app.command()
+def average(
+    run: Annotated[str, typer.Argument(help="A run directory or a run's name.")],
+    last: Annotated[int, typer.Option("--last", help="How many of the newest kept `last` checkpoints.")] = 5,
+    runs_root: RunsRoot = DEFAULT_RUNS_ROOT,
+    debug: Debug = False,
+) -> None:
+    """Average the weights of a run's newest N `last` checkpoints (kept with train.keep_last) into `averaged`."""
+
+    def go() -> Path:
+        from nmt.checkpoint import average_checkpoints
+        from nmt.run import resolve_run
+
+        if last < 1:
+            raise NmtError(f"--last {last}: average at least 1 checkpoint")
+        return average_checkpoints(resolve_run(run, runs_root), last)
+
+    typer.echo(str(_guard(debug, go)))
 
 
 @app.command("eval")

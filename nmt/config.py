@@ -110,6 +110,8 @@ class TrainConfig:
     accumulate: int = 1  # batches per optimizer step
     lr: float = 7e-4  # peak learning rate, reached at the end of warmup
     warmup_steps: int = 4000
+    # after warmup: lr * sqrt(warmup / step) (inverse_sqrt), or down to 0 at the last step (linear, cosine)
+    schedule: Literal["inverse_sqrt", "linear", "cosine"] = "inverse_sqrt"
     betas: list[float] = field(default_factory=lambda: [0.9, 0.98])
     weight_decay: float = 0.0
     label_smoothing: float = 0.1
@@ -119,6 +121,8 @@ class TrainConfig:
     max_minutes: float = 0.0  # 0: no time limit
     valid_every: int = 1000  # steps between validations; each writes the `last` checkpoint
     save_every: int = 0  # extra `last` checkpoints every this many steps (0: only at validations)
+    keep_last: int = 1  # versions of the `last` checkpoint kept on disk (the newest ones)
+    average_last: int = 0  # at the end of training, write `averaged`: the mean of the newest N `last` versions
     valid_bleu_sentences: int = 1000  # decode at most this many validation sentences for BLEU (0: all)
     patience: int = 0  # stop after this many validations without a better BLEU (0: never)
     log_every: int = 50
@@ -130,12 +134,18 @@ class TrainConfig:
     device: str = "auto"  # auto, cpu, cuda, cuda:1, ...
 
     def validate(self) -> None:
-        for key in ("batch_tokens", "accumulate", "warmup_steps", "valid_every", "log_every", "max_nonfinite"):
+        for key in ("batch_tokens", "accumulate", "warmup_steps", "valid_every", "log_every", "max_nonfinite",
+                    "keep_last"):
             _check(getattr(self, key) > 0, f"train.{key}", "must be positive")
         for key in ("max_steps", "max_epochs", "max_minutes", "patience", "threads", "valid_bleu_sentences",
-                    "save_every"):
+                    "save_every", "average_last"):
             _check(getattr(self, key) >= 0, f"train.{key}", "must be zero or positive")
         _check(self.lr > 0, "train.lr", "must be positive")
+        _check(self.average_last <= self.keep_last, "train.average_last",
+               f"averages kept checkpoints: raise train.keep_last to at least {self.average_last}")
+        _check(self.schedule == "inverse_sqrt" or bool(self.max_steps or self.max_epochs or self.max_minutes),
+               "train.schedule", f"'{self.schedule}' decays to zero at the end of training: set train.max_steps, "
+               "train.max_epochs or train.max_minutes")
         _check(0.0 <= self.label_smoothing < 1.0, "train.label_smoothing", "must be in [0, 1)")
         _check(len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), "train.betas",
                "must be two numbers in [0, 1)")
@@ -177,6 +187,10 @@ class Config:
             section.validate()
         _check(not self.model.tie_embeddings or self.tokenizer.joint, "model.tie_embeddings",
                "tying source and target embeddings needs tokenizer.joint: true")
+        t = self.train
+        _check(t.schedule == "inverse_sqrt" or not self.data.streaming or bool(t.max_steps or t.max_minutes),
+               "train.schedule", f"'{t.schedule}' with data.streaming needs train.max_steps or train.max_minutes "
+               "(a stream's epoch length is not known in advance)")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

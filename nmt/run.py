@@ -17,7 +17,7 @@ from nmt.files import atomic_write_text
 from nmt.model import Transformer
 from nmt.tokenizer import Tokenizer
 
-CHECKPOINTS = ("best", "last")
+CHECKPOINTS = ("best", "last", "averaged")
 
 
 @dataclass
@@ -53,14 +53,15 @@ def mark_latest(run_dir: Path) -> None:
 
 def load_run(run: str | Path | None = None, checkpoint: str | None = "best", device: str | torch.device = "cpu",
              runs_root: str = DEFAULT_RUNS_ROOT) -> Run:
-    """Config, tokenizer and the ``checkpoint`` weights (best or last) of a run, the newest run when ``run`` is
-    None; ``checkpoint=None`` loads no model (for engines that bring their own weights)."""
+    """Config, tokenizer and the ``checkpoint`` weights (best, last or averaged) of a run, the newest run when
+    ``run`` is None; ``checkpoint=None`` loads no model (for engines that bring their own weights)."""
     run_dir = resolve_run(run, runs_root)
     if checkpoint is not None and checkpoint not in CHECKPOINTS:
         raise NmtError(f"--checkpoint {checkpoint!r}: choose one of {', '.join(CHECKPOINTS)}")
     if checkpoint is not None and not has_checkpoint(run_dir, checkpoint):
-        raise NmtError(f"{run_dir}: no '{checkpoint}' checkpoint yet; train it with `nmt train` "
-                       "(checkpoints are written at each validation)")
+        how = ("write it with `nmt average` or train.average_last" if checkpoint == "averaged" else
+               "train it with `nmt train` (checkpoints are written at each validation)")
+        raise NmtError(f"{run_dir}: no '{checkpoint}' checkpoint yet; {how}")
     cfg = load_config(run_dir / CONFIG_FILE)
     tok = Tokenizer.load(run_dir, cfg.tokenizer.joint)
     model = None

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from rich.console import Console
 
 from nmt import distributed
-from nmt.checkpoint import checkpoint_dir, has_checkpoint, load_training_state, save_checkpoint
+from nmt.checkpoint import average_checkpoints, checkpoint_dir, has_checkpoint, load_training_state, save_checkpoint
 from nmt.config import Config, TrainConfig, load_config, save_config
 from nmt.constants import CONFIG_FILE, METRICS_FILE, PAD_ID
 from nmt.data import Batch, Parallel
@@ -62,6 +62,9 @@ class TrainState:
     validated_at: int = -1  # step of the last validation
     nonfinite_steps: int = 0  # updates skipped for NaN/Inf gradients, in all
     elapsed: float = 0.0  # training seconds, over every process that trained this run
+    total_steps: int = 0  # where a linear/cosine schedule reaches 0 (0: not known yet)
+    valid_seconds: float = 0.0  # of ``elapsed``, spent validating
+    validations: int = 0
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> TrainState:
@@ -119,10 +122,17 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def inverse_sqrt_lr(step: int, cfg: TrainConfig) -> float:
-    """Linear warmup to ``lr`` over ``warmup_steps``, then lr * sqrt(warmup / step)."""
-    step = max(step, 1)
-    return cfg.lr * min(step / cfg.warmup_steps, math.sqrt(cfg.warmup_steps / step))
+def learning_rate(step: int, cfg: TrainConfig, total: int = 0) -> float:
+    """Linear warmup to ``lr`` over ``warmup_steps``, then by ``cfg.schedule``: lr * sqrt(warmup / step)
+    (inverse_sqrt), or a linear or cosine decay that reaches 0 at step ``total`` (held at ``lr`` while the total
+    is not known yet: a time budget is turned into steps after the first validation past warmup)."""
+    step, warmup = max(step, 1), cfg.warmup_steps
+    if cfg.schedule == "inverse_sqrt":
+        return cfg.lr * min(step / warmup, math.sqrt(warmup / step))
+    if step <= warmup:
+        return cfg.lr * step / warmup
+    done = min(1.0, (step - warmup) / max(total - warmup, 1)) if total else 0.0  # share of the decay behind
+    return cfg.lr * (1.0 - done if cfg.schedule == "linear" else 0.5 * (1.0 + math.cos(math.pi * done)))
 
 
 def batch_loss(model: Transformer, batch: Batch, label_smoothing: float) -> torch.Tensor:
@@ -250,6 +260,7 @@ class Trainer:
     def fit(self) -> TrainResult:
         t, s = self.cfg.train, self.state
         started = time.monotonic() - s.elapsed
+        s.total_steps = s.total_steps or self._known_total()
         batches = self.epoch_batches(s.epoch, s.batch)
         window = LossWindow(self.device)
         self.model.train()
@@ -279,6 +290,8 @@ class Trainer:
                 self._save_last()
             elif s.validated_at != s.step:  # any other end validates (and saves) the final weights
                 self._validate(metrics, progress)
+            if t.average_last and self.dist.main and not stop.exit_code:
+                average_checkpoints(self.run_dir, t.average_last)
         self.console.print(f"stopped: {stop.reason}; best validation BLEU {s.best_bleu:.2f}; run: {self.run_dir}")
         distributed.shutdown(self.dist)
         return TrainResult(self.run_dir, s.step, s.best_bleu, stop.reason, stop.exit_code)
@@ -295,9 +308,33 @@ class Trainer:
             return Stop(f"reached train.max_epochs={t.max_epochs}")
         if t.max_minutes and distributed.broadcast_flag(s.elapsed >= 60 * t.max_minutes, self.dist):
             return Stop(f"reached train.max_minutes={t.max_minutes}")
+        if t.max_minutes and s.total_steps and s.step >= s.total_steps:
+            return Stop(f"reached the {s.total_steps} steps planned for train.max_minutes={t.max_minutes}")
         if t.patience and distributed.broadcast_flag(s.bad_validations >= t.patience, self.dist):
             return Stop(f"no better validation BLEU in {t.patience} validations (train.patience)")
         return None
+
+    # ------------------------------------------------------------ how many steps
+
+    def _known_total(self) -> int:
+        """Steps of the whole run when the limits fix them (max_steps, or max_epochs of a counted corpus); 0
+        otherwise, and for inverse_sqrt, which needs none."""
+        t = self.cfg.train
+        per_epoch = self.data.count_batches(t.batch_tokens, self.dist.world)  # None when streaming
+        if t.schedule == "inverse_sqrt":
+            return 0
+        if t.max_steps:
+            return t.max_steps
+        return t.max_epochs * math.ceil(per_epoch / t.accumulate) if t.max_epochs and per_epoch else 0
+
+    def _planned_total(self) -> int:
+        """Turn train.max_minutes into a step count, from this run's seconds per training step and per validation
+        so far (the final validation included), with 3% to spare; recorded in the state, so --resume keeps it."""
+        t, s = self.cfg.train, self.state
+        per_step = (s.elapsed - s.valid_seconds) / max(s.step, 1)
+        per_validation = s.valid_seconds / max(s.validations, 1)
+        left = 60 * t.max_minutes - s.elapsed - per_validation
+        return s.step + max(0, int(0.97 * left / (per_step + per_validation / t.valid_every)))
 
     # ------------------------------------------------------------ data
 
@@ -338,7 +375,7 @@ class Trainer:
         gradients), fused AdamW skips the update itself and ``self.skips`` counts it. Forward and loss run
         under bf16 autocast on CUDA; backward runs outside it, as PyTorch prescribes."""
         t = self.cfg.train
-        lr = inverse_sqrt_lr(self.state.step + 1, t)
+        lr = learning_rate(self.state.step + 1, t, self.state.total_steps)
         for g in self.optimizer.param_groups:
             g["lr"] = lr
         total = torch.zeros((), device=self.device)
@@ -401,8 +438,9 @@ class Trainer:
                            "train.warmup_steps, then --resume")
 
     def _save(self, which: str) -> None:
-        save_checkpoint(checkpoint_dir(self.run_dir, which), self.model, self.optimizer if which == "last" else None,
-                        dataclasses.asdict(self.state))
+        last = which == "last"
+        save_checkpoint(checkpoint_dir(self.run_dir, which), self.model, self.optimizer if last else None,
+                        dataclasses.asdict(self.state), keep=self.cfg.train.keep_last if last else 1)
 
     def _save_last(self) -> None:
         self._check_skips()  # never write a checkpoint past max_nonfinite skipped updates
@@ -416,7 +454,7 @@ class Trainer:
         """Loss, perplexity and greedy BLEU on the validation set (rank 0); writes `last`, and `best` when BLEU
         improves (without validation data, `best` follows `last`)."""
         self._check_skips()  # it writes checkpoints: never past max_nonfinite skipped updates
-        s = self.state
+        s, t, started = self.state, self.cfg.train, time.monotonic()
         s.validated_at = s.step
         if self.dist.main:
             record: dict = {"step": s.step, "epoch": s.epoch}
@@ -432,6 +470,11 @@ class Trainer:
             mark_latest(self.run_dir)
             metrics.write(record)
             progress.log_validation(record, improved)
+        spent = time.monotonic() - started
+        s.elapsed, s.valid_seconds, s.validations = s.elapsed + spent, s.valid_seconds + spent, s.validations + 1
+        if t.schedule != "inverse_sqrt" and t.max_minutes and not s.total_steps and s.step >= t.warmup_steps:
+            s.total_steps = distributed.sum_int(self._planned_total() if self.dist.main else 0, self.dist)
+            self.console.print(f"step {s.step}: train.max_minutes={t.max_minutes} planned as {s.total_steps} steps")
         self.model.train()
 
     def validation_scores(self, valid: Parallel, bleu_sentences: int) -> dict[str, float]:

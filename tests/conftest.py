@@ -17,7 +17,7 @@ from nmt.constants import EOS_ID
 from nmt.data import collate, pad
 from nmt.model import Transformer
 from nmt.search import beam_search, greedy_search
-from nmt.train import batch_loss, inverse_sqrt_lr
+from nmt.train import batch_loss, learning_rate
 
 SYMBOLS = 14  # the reverse task's vocabulary: ids 4 .. 17
 
@@ -115,7 +115,7 @@ def train_reverse_model() -> tuple[Transformer, float, int]:
         seqs = reverse_samples(rng, 64)
         batch = collate([s + [EOS_ID] for s in seqs], [s[::-1] for s in seqs])
         for group in opt.param_groups:
-            group["lr"] = inverse_sqrt_lr(step, train_cfg)
+            group["lr"] = learning_rate(step, train_cfg)
         (batch_loss(model, batch, 0.0) / batch.tgt_tokens).backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()

@@ -221,3 +221,56 @@ def test_training_without_clipping_still_measures_the_gradient_norm(tmp_path):
     result = train(_config(tmp_path, "train:\n  max_steps: 3\n  valid_every: 3\n  clip_norm: 0\n"),
                    run_dir=tmp_path / "run")
     assert result.steps == 3
+
+
+def test_schedules_warm_up_then_decay_to_zero_at_the_last_step():
+    from nmt.config import TrainConfig
+    from nmt.train import learning_rate
+
+    for schedule in ("linear", "cosine"):
+        t = TrainConfig(lr=1.0, warmup_steps=10, schedule=schedule, max_steps=110)
+        assert learning_rate(5, t, 110) == 0.5 and learning_rate(10, t, 110) == 1.0
+        assert learning_rate(60, t, 110) == 0.5  # half-way through the decay: both give half
+        assert learning_rate(110, t, 110) == 0.0
+        assert learning_rate(1000, t, 0) == 1.0  # total not known yet (a time budget before its plan): held
+    assert learning_rate(85, TrainConfig(lr=1.0, warmup_steps=10, schedule="linear", max_steps=110), 110) == 0.25
+    t = TrainConfig(lr=1.0, warmup_steps=10)
+    assert learning_rate(40, t, 110) == 0.5  # inverse_sqrt: sqrt(10 / 40)
+
+
+def test_keep_last_and_the_averaged_checkpoint_is_the_exact_mean(tmp_path):
+    from safetensors.torch import load_file
+    from typer.testing import CliRunner
+
+    from nmt.checkpoint import versions
+    from nmt.cli import app
+    from nmt.run import load_run
+
+    cfg = _config(tmp_path, "train:\n  max_steps: 6\n  save_every: 1\n  keep_last: 3\n  average_last: 3\n")
+    run = train(cfg, run_dir=tmp_path / "run").run_dir  # steps 4, 5 and 6 kept (6 written twice: save, validate)
+    kept = versions(run / "checkpoints" / "last")
+    assert [int(v.name.split(".")[1]) for v in kept] == [4, 5, 6]
+    weights = [load_file(str(v / "model.safetensors")) for v in kept]
+    averaged = load_file(str(run / "checkpoints" / "averaged" / "model.safetensors"))
+    for name, tensor in averaged.items():
+        exact = (sum(w[name].double() for w in weights) / 3).float()
+        assert torch.equal(tensor, exact), name
+    assert load_run(run, "averaged").model is not None  # verified against its manifest like any checkpoint
+    result = CliRunner().invoke(app, ["average", str(run), "--last", "2"])
+    assert result.exit_code == 0 and json.loads((run / "checkpoints" / "averaged" / "state.json").read_text())[
+        "averaged_steps"] == [5, 6]
+    result = CliRunner().invoke(app, ["average", str(run), "--last", "4"])
+    assert result.exit_code == 2 and "3 `last` checkpoint(s) kept on disk, 4 to average" in result.stderr
+
+
+def test_a_time_budget_becomes_a_planned_step_count_that_the_schedule_ends_at(tmp_path):
+    cfg = _config(tmp_path, "train:\n  max_minutes: 0.15\n  schedule: linear\n  warmup_steps: 5\n  valid_every: 5\n"
+                  "  log_every: 1\n  save_every: 1\n  threads: 1\n")
+    result = train(cfg, run_dir=tmp_path / "run")
+    state = json.loads((tmp_path / "run" / "checkpoints" / "last" / "state.json").read_text())
+    assert state["total_steps"] >= 5 and state["validations"] >= 1
+    records = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    lr = {r["step"]: r["lr"] for r in records if "lr" in r}
+    assert lr[5] == pytest.approx(0.002)  # the tiny preset's peak, at the end of warmup
+    if "planned" in result.stopped:  # (a very slow host may hit max_minutes first)
+        assert result.steps == state["total_steps"] and lr[result.steps] < 0.002 / state["total_steps"] * 1.01
