@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import step_losses, write_synthetic_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,8 +44,10 @@ def _config(tmp_path: Path) -> Path:
     return cfg
 
 
-def test_hard_kill_then_resume_matches_uninterrupted_run(tmp_path):
+@pytest.mark.parametrize("schedule", ["inverse_sqrt", "cosine"])
+def test_hard_kill_then_resume_matches_uninterrupted_run(tmp_path, schedule):
     cfg = _config(tmp_path)
+    cfg.write_text(cfg.read_text() + f"  schedule: {schedule}\n  warmup_steps: 20\n")  # decay from step 20 on
     straight = tmp_path / "straight"
     done = _start(cfg, straight)
     assert done.wait(timeout=300) == 0, done.communicate()[1]
