@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 import random
@@ -320,12 +321,11 @@ class Trainer:
         """Steps of the whole run when the limits fix them (max_steps, or max_epochs of a counted corpus); 0
         otherwise, and for inverse_sqrt, which needs none."""
         t = self.cfg.train
-        per_epoch = self.data.count_batches(t.batch_tokens, self.dist.world)  # None when streaming
         if t.schedule == "inverse_sqrt":
             return 0
         if t.max_steps:
             return t.max_steps
-        return t.max_epochs * math.ceil(per_epoch / t.accumulate) if t.max_epochs and per_epoch else 0
+        return t.max_epochs * math.ceil(self.per_epoch / t.accumulate) if t.max_epochs and self.per_epoch else 0
 
     def _planned_total(self) -> int:
         """Turn train.max_minutes into a step count, from this run's seconds per training step and per validation
@@ -397,10 +397,15 @@ class Trainer:
 
     # ------------------------------------------------------------ log, validate, save
 
+    @functools.cached_property
+    def per_epoch(self) -> int | None:
+        """Batches this process gets per epoch (None when streaming: not known before the epoch is read)."""
+        return self.data.count_batches(self.cfg.train.batch_tokens, self.dist.world)
+
     def _progress(self) -> TrainProgress:
-        per_epoch = self.data.count_batches(self.cfg.train.batch_tokens, self.dist.world)  # None when streaming
         t = self.cfg.train
-        total = t.max_steps or (t.max_epochs * max(1, per_epoch // t.accumulate) if per_epoch else 0) or None
+        total = (t.max_steps or (t.max_epochs * max(1, self.per_epoch // t.accumulate) if self.per_epoch else 0)
+                 or self.state.total_steps or None)
         return TrainProgress(self.console, total, self.state.step)
 
     def _metrics(self) -> MetricsLog | nullcontext:
