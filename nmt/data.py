@@ -87,6 +87,12 @@ def read_parallel(spec: str, src_lang: str, tgt_lang: str, split: str = "train")
     return _as_parallel(read_dataset(spec, src_lang, tgt_lang, split))
 
 
+def as_table(data: Parallel):  # noqa: ANN201 - datasets.Dataset
+    """Sentence pairs held in memory as a `datasets` table with ``src`` and ``tgt`` columns (what the id stores
+    take)."""
+    return _named(_datasets().Dataset.from_dict({"src": data.src, "tgt": data.tgt}), data.origin)
+
+
 def _as_parallel(table) -> Parallel:  # noqa: ANN001 - a datasets.Dataset with src/tgt columns
     return Parallel(list(table["src"]), list(table["tgt"]), table.info.description)
 

@@ -171,14 +171,16 @@ class CT2Translator:
     def _best(self, src: list[str], result: Any, k: int, limit: int, alpha: float) -> list[str]:  # noqa: ANN401
         """The hypothesis nmt's beam search returns: among those finished by the step at which k were finished
         (or by the limit), the best by GNMT score (sum of log-probabilities, </s> included, / penalty)."""
-        finished = []  # (step it finished at, sum of log-probabilities, tokens without </s>)
-        for tokens, score in zip(result.hypotheses, result.scores):
-            total = score / len(tokens) ** 3.0  # undo length_penalty -3: the sum again (</s> counted)
-            if tokens and tokens[-1] == EOS:
+        sums = [score / len(tokens) ** 3.0 for tokens, score in zip(result.hypotheses, result.scores)]  # undo -3
+        stopped = [tokens for tokens in result.hypotheses if tokens[-1] != EOS]  # by the limit, without </s>
+        # nmt forces </s> at the limit and counts its log-probability: one scoring pass for all of them
+        eos = iter([r.log_probs[-1] for r in self.engine.score_batch([src] * len(stopped), stopped)] if stopped else [])
+        finished = []  # (step it finished at, sum of log-probabilities with </s>, tokens without </s>)
+        for tokens, total in zip(result.hypotheses, sums):
+            if tokens[-1] == EOS:
                 finished.append((len(tokens) - 1, total, tokens[:-1]))
-            else:  # stopped by the limit: nmt forces </s> there and counts its log-probability
-                eos = self.engine.score_batch([src], [tokens])[0].log_probs[-1]
-                finished.append((limit - 1, total + eos, tokens))
+            else:
+                finished.append((limit - 1, total + next(eos), tokens))
         steps = sorted(step for step, _, _ in finished)
         last = min(steps[min(k, len(steps)) - 1], limit - 1)  # nmt stops once k hypotheses are finished
         scored = [(total / length_penalty(len(words) + 1, alpha), words) for step, total, words in finished

@@ -12,7 +12,7 @@ from rich.console import Console
 
 from nmt.config import DataConfig, ModelConfig, TokenizerConfig
 from nmt.corpora import load_splits
-from nmt.data import Parallel, clean_text, stream_pairs
+from nmt.data import Parallel, as_table, clean_text, stream_pairs
 from nmt.errors import NmtError
 from nmt.pairs import ArrowPairs, StreamPairs
 from nmt.tokenizer import Tokenizer, train_tokenizer
@@ -59,9 +59,7 @@ def prepare(data: DataConfig, tokenizer: TokenizerConfig, model: ModelConfig, ru
         train = splits.train
         open_pairs, origin = (lambda: zip(train.src, train.tgt)), train.origin
         if not data.streaming:
-            import datasets
-
-            table = datasets.Dataset.from_dict({"src": train.src, "tgt": train.tgt})
+            table = as_table(train)
     else:  # a file spec as an Arrow table
         table, origin = splits.train, splits.train.info.description
         open_pairs = _table_pairs(table)

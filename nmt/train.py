@@ -30,7 +30,7 @@ from nmt import distributed
 from nmt.checkpoint import average_checkpoints, checkpoint_dir, has_checkpoint, load_training_state, save_checkpoint
 from nmt.config import Config, TrainConfig, load_config, save_config
 from nmt.constants import CONFIG_FILE, METRICS_FILE, PAD_ID
-from nmt.data import Batch, Parallel
+from nmt.data import Batch, Parallel, as_table
 from nmt.errors import NmtError
 from nmt.evaluate import score
 from nmt.files import RunLock, check_writable
@@ -485,10 +485,7 @@ class Trainer:
     def validation_scores(self, valid: Parallel, bleu_sentences: int) -> dict[str, float]:
         self.model.eval()
         if self._valid_pairs is None:  # the validation text never changes: encode it once
-            import datasets
-
-            table = datasets.Dataset.from_dict({"src": valid.src, "tgt": valid.tgt})
-            self._valid_pairs = ArrowPairs.build(table, self.tok, self.cfg.model.max_positions, math.inf, 1)
+            self._valid_pairs = ArrowPairs.build(as_table(valid), self.tok, self.cfg.model.max_positions, math.inf, 1)
         loss, tokens = 0.0, 0
         for _, batch in self._valid_pairs.batches(self.cfg.train.batch_tokens, seed=None):
             loss += float(batch_loss(self.model, batch.to(self.device), 0.0))
