@@ -13,7 +13,7 @@ def __getattr__(name: str):  # noqa: ANN202 - lazy: keep `import nmt` light
 
         return Translator
     if name == "train":
-        from nmt.train import train
+        from nmt.trainer import train
 
         return train
     raise AttributeError(name)

@@ -54,7 +54,7 @@ def train(
     debug: Debug = False,
 ) -> None:
     """Train SentencePiece and a Transformer from a YAML config."""
-    from nmt.train import train as train_run
+    from nmt.trainer import train as train_run
 
     result = _guard(debug, lambda: train_run(config, overrides or [], resume, run_dir))
     if result.exit_code:

@@ -30,7 +30,7 @@ from rich.console import Console
 from nmt.config import load_config
 from nmt.constants import BOS_ID, EOS_ID, PAD_ID
 from nmt.data import Batch, collate, token_batches
-from nmt.train import Trainer
+from nmt.trainer import Trainer
 
 
 def matmul_peak(threads: int, size: int = 2048, repeats: int = 10) -> float:

@@ -17,7 +17,7 @@ from nmt.constants import EOS_ID
 from nmt.data import collate, pad
 from nmt.model import Transformer
 from nmt.search import beam_search, greedy_search
-from nmt.train import batch_loss, learning_rate
+from nmt.trainer import batch_loss, learning_rate
 
 SYMBOLS = 14  # the reverse task's vocabulary: ids 4 .. 17
 

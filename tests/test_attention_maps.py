@@ -11,7 +11,7 @@ from nmt.attention_maps import attention_weights, token_alignment, word_alignmen
 from nmt.cli import app
 from nmt.data import pad
 from nmt.plots import plot_training
-from nmt.train import train
+from nmt.trainer import train
 from tests.conftest import attention_maps_of, random_sources, reverse_samples, write_synthetic_corpus
 
 runner = CliRunner()

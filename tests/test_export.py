@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 from nmt.cli import app
 from nmt.data import pad
 from nmt.run import load_run
-from nmt.train import train
+from nmt.trainer import train
 from nmt.translate import Translator
 from tests.conftest import write_synthetic_corpus
 

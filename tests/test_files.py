@@ -4,7 +4,7 @@ import pytest
 
 from nmt.errors import NmtError
 from nmt.files import RunLock, check_writable
-from nmt.train import train
+from nmt.trainer import train
 from tests.conftest import write_synthetic_corpus
 
 

@@ -124,7 +124,7 @@ def test_streaming_reports_bad_lines_as_it_reads(tmp_path):
 
 
 def test_streaming_training_resumes_exactly(tmp_path):
-    from nmt.train import train
+    from nmt.trainer import train
 
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text(write_synthetic_corpus(tmp_path) + "train:\n  max_steps: 12\n  valid_every: 6\n  log_every: 1\n"

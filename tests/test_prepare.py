@@ -9,7 +9,7 @@ from nmt.config import load_config
 from nmt.errors import NmtError
 from nmt.prepare import prepare
 from nmt.tokenizer import Tokenizer
-from nmt.train import train
+from nmt.trainer import train
 from tests.conftest import write_synthetic_corpus
 
 

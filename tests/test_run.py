@@ -6,7 +6,7 @@ from nmt.constants import CONFIG_FILE
 from nmt.errors import NmtError
 from nmt.files import atomic_write_text
 from nmt.run import load_run, mark_latest, resolve_run
-from nmt.train import train
+from nmt.trainer import train
 from tests.conftest import write_synthetic_corpus
 
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from nmt import train as train_module
+from nmt import trainer as train_module
 from nmt.errors import NmtError
 from nmt.run import resolve_run
-from nmt.train import StopSignals, TrainState, train
+from nmt.trainer import StopSignals, TrainState, train
 from nmt.translate import Translator
 from tests.conftest import write_synthetic_corpus
 
@@ -119,7 +119,7 @@ def test_train_state_round_trips_and_ignores_unknown_keys():
 
 
 def test_nonfinite_losses_skip_updates_then_stop(tmp_path, monkeypatch):
-    from nmt import train as train_module
+    from nmt import trainer as train_module
 
     cfg_path = tmp_path / "cfg.yaml"
     cfg_path.write_text(write_synthetic_corpus(tmp_path) + "train:\n  max_steps: 8\n  valid_every: 2\n"
@@ -172,9 +172,9 @@ class _DeviceReads(torch.overrides.TorchFunctionMode):
 
 def test_training_step_reads_nothing_back_from_the_device(tmp_path, monkeypatch):
     """A step, a NaN step included, never reads a tensor's value: on a GPU it queues work and goes on."""
-    from nmt import train as train_module
+    from nmt import trainer as train_module
     from nmt.config import load_config
-    from nmt.train import Trainer
+    from nmt.trainer import Trainer
 
     cfg_path = tmp_path / "cfg.yaml"
     cfg_path.write_text(write_synthetic_corpus(tmp_path) + "train:\n  clip_norm: 1.0\n")
@@ -225,7 +225,7 @@ def test_training_without_clipping_still_measures_the_gradient_norm(tmp_path):
 
 def test_schedules_warm_up_then_decay_to_zero_at_the_last_step():
     from nmt.config import TrainConfig
-    from nmt.train import learning_rate
+    from nmt.trainer import learning_rate
 
     for schedule in ("linear", "cosine"):
         t = TrainConfig(lr=1.0, warmup_steps=10, schedule=schedule, max_steps=110)
@@ -274,3 +274,12 @@ def test_a_time_budget_becomes_a_planned_step_count_that_the_schedule_ends_at(tm
     assert lr[5] == pytest.approx(0.002)  # the tiny preset's peak, at the end of warmup
     if "planned" in result.stopped:  # (a very slow host may hit max_minutes first)
         assert result.steps == state["total_steps"] and lr[result.steps] < 0.002 / state["total_steps"] * 1.01
+
+
+def test_nmt_train_stays_the_function_after_the_trainer_module_is_imported():
+    """`nmt.train(...)` (the README's Python API) is a function however often it is called: the training loop's
+    module is `nmt.trainer`, so importing it never replaces the package attribute with a module."""
+    import nmt
+    import nmt.trainer  # noqa: F401 - what a second call or another import did before
+
+    assert nmt.train is train and callable(nmt.train)

@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from nmt.cli import app
 from nmt.errors import NmtError
-from nmt.train import train
+from nmt.trainer import train
 from nmt.translate import Translator, read_input
 from tests.conftest import write_synthetic_corpus
 
