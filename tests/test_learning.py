@@ -21,10 +21,10 @@ def test_train_translate_score_learns_a_synthetic_language(tmp_path):
     causal mask and the schedule all working; an untrained or broken model scores below 10)."""
     config = tmp_path / "synth.yaml"
     config.write_text(write_synthetic_corpus(tmp_path, n=2000))
-    result = nmt.train(config, ["train.max_steps=300", "train.schedule=cosine", "train.warmup_steps=60",
-                                "train.valid_every=100", "train.save_every=20", "train.keep_last=3",
-                                "train.average_last=3"], run_dir=tmp_path / "run")
-    assert result.steps == 300 and "max_steps" in result.stopped
+    result = nmt.train(config, ["train.max_steps=800", "train.schedule=cosine", "train.warmup_steps=50",
+                                "train.lr=0.005", "train.valid_every=200", "train.save_every=20",
+                                "train.keep_last=3", "train.average_last=3"], run_dir=tmp_path / "run")
+    assert result.steps == 800 and "max_steps" in result.stopped
     rng = random.Random(99)  # sentences never seen in training
     words = [f"w{i}" for i in range(30)]
     src = [" ".join(rng.choice(words) for _ in range(rng.randint(2, 7))) for _ in range(100)]
