@@ -223,8 +223,6 @@ def _restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torc
     optimizer.load_state_dict({"state": state, "param_groups": groups})
 
 
-
-
 def average_checkpoints(run_dir: Path, n: int) -> Path:
     """Write checkpoint ``averaged``: the element-wise mean (summed in float64) of the weights of the newest ``n``
     versions of ``last`` kept on disk (train.keep_last), as fairseq's average_checkpoints does. Returns its pointer."""

@@ -261,7 +261,8 @@ class Trainer:
     def fit(self) -> TrainResult:
         t, s = self.cfg.train, self.state
         started = time.monotonic() - s.elapsed
-        s.total_steps = s.total_steps or self._known_total()
+        if t.schedule != "inverse_sqrt":  # a decaying schedule needs its last step (a time budget: planned later)
+            s.total_steps = s.total_steps or self._known_total()
         batches = self.epoch_batches(s.epoch, s.batch)
         window = LossWindow(self.device)
         self.model.train()
@@ -318,11 +319,9 @@ class Trainer:
     # ------------------------------------------------------------ how many steps
 
     def _known_total(self) -> int:
-        """Steps of the whole run when the limits fix them (max_steps, or max_epochs of a counted corpus); 0
-        otherwise, and for inverse_sqrt, which needs none."""
+        """Steps of the whole run when the limits fix them (max_steps, or max_epochs of a counted corpus: an
+        epoch's last, smaller group of batches is a step too); 0 otherwise."""
         t = self.cfg.train
-        if t.schedule == "inverse_sqrt":
-            return 0
         if t.max_steps:
             return t.max_steps
         return t.max_epochs * math.ceil(self.per_epoch / t.accumulate) if t.max_epochs and self.per_epoch else 0
@@ -403,10 +402,7 @@ class Trainer:
         return self.data.count_batches(self.cfg.train.batch_tokens, self.dist.world)
 
     def _progress(self) -> TrainProgress:
-        t = self.cfg.train
-        total = (t.max_steps or (t.max_epochs * max(1, self.per_epoch // t.accumulate) if self.per_epoch else 0)
-                 or self.state.total_steps or None)
-        return TrainProgress(self.console, total, self.state.step)
+        return TrainProgress(self.console, self._known_total() or self.state.total_steps or None, self.state.step)
 
     def _metrics(self) -> MetricsLog | nullcontext:
         t = self.cfg.train

@@ -58,6 +58,13 @@ def validation_bleu(run: Path, checkpoint: str, beam: int, alphas: list[float]) 
     return out
 
 
+def scores(run: Path, checkpoints: list[str], beam: int, alphas: list[float]) -> dict[str, dict[str, float]]:
+    """validation_bleu of each of ``checkpoints``, and of `averaged` where the run has one."""
+    if (run / "checkpoints" / "averaged").exists():
+        checkpoints = [*checkpoints, "averaged"]
+    return {c: validation_bleu(run, c, beam, alphas) for c in checkpoints}
+
+
 def summary(run: Path) -> dict[str, Any]:
     """Steps, epochs and the greedy validation BLEU curve from the run's metrics.jsonl."""
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
@@ -107,16 +114,13 @@ def main() -> None:
         entry = results.get(name, {})
         if minutes is not None:
             entry = {"wall_minutes": round(minutes, 2)}
-        checkpoints = ["best", "last"] + (["averaged"] if (run / "checkpoints" / "averaged").exists() else [])
         entry.update(config=args.config, overrides=overrides, budget_minutes=args.minutes, **summary(run),
-                     valid_bleu={c: validation_bleu(run, c, args.beam, args.alphas) for c in checkpoints},
-                     beam=args.beam)
+                     valid_bleu=scores(run, ["best", "last"], args.beam, args.alphas), beam=args.beam)
         results[name] = entry
         report(results, args.out)
     for run in args.score_run:
-        checkpoints = ["best"] + (["averaged"] if (run / "checkpoints" / "averaged").exists() else [])
         results[run.name] = {"config": str(run / "config.yaml"), "overrides": [], **summary(run), "beam": args.beam,
-                             "valid_bleu": {c: validation_bleu(run, c, args.beam, args.alphas) for c in checkpoints}}
+                             "valid_bleu": scores(run, ["best"], args.beam, args.alphas)}
         report(results, args.out)
 
 
