@@ -16,7 +16,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from nmt.constants import BOS, BOS_ID, EOS
+from nmt.constants import BOS, EOS
 from nmt.errors import NmtError
 from nmt.model import Transformer
 from nmt.translate import Translator, search_lines
@@ -71,7 +71,7 @@ def attention_weights(model: Transformer, src_ids: list[int], out_ids: list[int]
     model.eval()
     device = next(model.parameters()).device
     src = torch.tensor([src_ids], device=device)
-    tgt_in = torch.tensor([[BOS_ID, *out_ids]], device=device)  # predicts out_ids + </s>
+    tgt_in = torch.tensor([[model.start_id, *out_ids]], device=device)  # predicts out_ids + </s>
     with model.record_attention() as weights:
         model(src, tgt_in)
         encoder, masked, cross = (w[:, 0].cpu() for w in weights())  # the one sentence: (L, H, rows, columns)

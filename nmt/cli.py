@@ -51,12 +51,24 @@ def train(
     overrides: Annotated[Optional[list[str]], typer.Option("--set", help="Override: --set model.heads=8.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run from its last checkpoint.")] = False,
     run_dir: Annotated[Optional[Path], typer.Option("--run-dir", help="Run directory (default: runs/<name>).")] = None,
+    init_from: Annotated[Optional[str], typer.Option(
+        "--init-from", help="Fine-tune: start from this run's weights and tokenizer (train.init_from).")] = None,
+    checkpoint: Annotated[Optional[str], typer.Option(
+        "--checkpoint", help="With --init-from: best, last or averaged (train.init_checkpoint).")] = None,
     debug: Debug = False,
 ) -> None:
-    """Train SentencePiece and a Transformer from a YAML config."""
+    """Train SentencePiece and a Transformer from a YAML config, or fine-tune a trained run (--init-from)."""
     from nmt.trainer import train as train_run
 
-    result = _guard(debug, lambda: train_run(config, overrides or [], resume, run_dir))
+    def go():  # noqa: ANN202
+        sets = list(overrides or [])
+        if checkpoint is not None and init_from is None:
+            raise NmtError(f"--checkpoint {checkpoint}: it chooses the weights --init-from starts from; give both")
+        sets += [f"train.init_from={init_from}"] if init_from is not None else []
+        sets += [f"train.init_checkpoint={checkpoint}"] if checkpoint is not None else []
+        return train_run(config, sets, resume, run_dir)
+
+    result = _guard(debug, go)
     if result.exit_code:
         raise typer.Exit(result.exit_code)
 
@@ -242,6 +254,100 @@ def fetch(
     for name, data in sizes.items():
         if data is not None:
             typer.echo(f"{name}: {len(data):,} pairs from {data.origin}")
+
+
+@app.command("import")
+def import_model(
+    model: Annotated[str, typer.Argument(
+        help="A Marian model folder, or hf:OWNER/NAME (e.g. hf:Helsinki-NLP/opus-mt-en-de).")],
+    run: Annotated[Optional[Path], typer.Option(
+        "--run", help="Run directory to create (default: runs/<model name>).")] = None,
+    src: Annotated[Optional[str], typer.Option(
+        "--src", help="Source language (default: from an opus-mt-SRC-TGT name).")] = None,
+    tgt: Annotated[Optional[str], typer.Option("--tgt", help="Target language.")] = None,
+    overrides: Annotated[Optional[list[str]], typer.Option(
+        "--set", help="Override in the run's config: --set data.corpus=multi30k.")] = None,
+    debug: Debug = False,
+) -> None:
+    """Import a Marian / OPUS-MT model (Hugging Face format, safetensors weights) as an nmt run."""
+    from nmt.marian import import_marian
+
+    typer.echo(str(_guard(debug, lambda: import_marian(model, run, src, tgt, overrides or []))))
+
+
+tokenizer_app = typer.Typer(no_args_is_help=True, help="Train SentencePiece models and look at pieces.")
+app.add_typer(tokenizer_app, name="tokenizer")
+Side = Annotated[str, typer.Option("--side", help="src (source model) or tgt (target model).")]
+
+
+@tokenizer_app.command("train")
+def tokenizer_train(
+    config: Annotated[Optional[Path], typer.Argument(help="YAML config (default: configs/tatoeba-en-de.yaml).")] = None,
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", help="Folder (default: the run directory runs/<name>).")] = None,
+    overrides: Annotated[Optional[list[str]], typer.Option(
+        "--set", help="Override: --set tokenizer.vocab_size=4000.")] = None,
+    debug: Debug = False,
+) -> None:
+    """Train the SentencePiece model(s) a config describes; `nmt train` with that config then reuses them."""
+    from nmt.prepare import train_tokenizer_for
+
+    folder, report = _guard(debug, lambda: train_tokenizer_for(config, overrides or [], out))
+    sides = ("src",) if report["joint"] else ("src", "tgt")
+    for side in sides:
+        name = "joint" if report["joint"] else side
+        typer.echo(f"{name}: {report['vocab_size'][side]:,} pieces")
+    for side in ("src", "tgt"):
+        s = report[side]
+        typer.echo(f"{side} text ({report['pairs']:,} training pairs): {s['pieces_per_sentence']:.1f} pieces per "
+                   f"sentence, coverage {100 * s['coverage']:.2f}% (pieces that are not <unk>)")
+    typer.echo(str(folder))
+
+
+def _tokenizer_lines(text: list[str] | None, run: str | None, side: str, runs_root: str):  # noqa: ANN202
+    from nmt.run import load_run
+    from nmt.translate import read_input
+
+    if side not in ("src", "tgt"):
+        raise NmtError(f"--side {side!r}: choose src or tgt")
+    return load_run(run, None, runs_root=runs_root).tokenizer, list(text) if text else read_input(None)
+
+
+@tokenizer_app.command("encode")
+def tokenizer_encode(
+    text: Annotated[Optional[list[str]], typer.Argument(help="Sentences (else stdin, one per line).")] = None,
+    run: Run = None,
+    side: Side = "src",
+    ids: Annotated[bool, typer.Option("--ids", help="Print ids instead of pieces.")] = False,
+    runs_root: RunsRoot = DEFAULT_RUNS_ROOT,
+    debug: Debug = False,
+) -> None:
+    """Show how a run's tokenizer splits text: pieces (or ids) per line."""
+    from nmt.tokenizer import show_pieces
+
+    def go() -> list[str]:
+        tok, lines = _tokenizer_lines(text, run, side, runs_root)
+        return show_pieces(tok, lines, side, ids)
+
+    _write(_guard(debug, go), None)
+
+
+@tokenizer_app.command("decode")
+def tokenizer_decode(
+    text: Annotated[Optional[list[str]], typer.Argument(help="Lines of ids or pieces (else stdin).")] = None,
+    run: Run = None,
+    side: Side = "tgt",
+    runs_root: RunsRoot = DEFAULT_RUNS_ROOT,
+    debug: Debug = False,
+) -> None:
+    """Turn ids or pieces (space-separated, one sentence per line) back into text with a run's tokenizer."""
+    from nmt.tokenizer import join_pieces
+
+    def go() -> list[str]:
+        tok, lines = _tokenizer_lines(text, run, side, runs_root)
+        return join_pieces(tok, lines, side)
+
+    _write(_guard(debug, go), None)
 
 
 def main() -> None:

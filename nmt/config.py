@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import yaml
 
-from nmt.constants import DEFAULT_RUNS_ROOT
+from nmt.constants import BOS_ID, DEFAULT_RUNS_ROOT, PAD_ID
 from nmt.errors import NmtError
 
 REPO_CONFIGS = Path(__file__).resolve().parent.parent / "configs"
@@ -40,10 +40,20 @@ class ModelConfig:
     dropout: float = 0.1
     attention_dropout: float = 0.0
     activation_dropout: float = 0.0  # inside the FFN, after the activation (the paper, fairseq, Marian: none)
-    activation: Literal["relu", "gelu"] = "relu"
+    activation: Literal["relu", "gelu", "swish"] = "relu"  # swish (SiLU): Marian / OPUS-MT
     norm: Literal["pre", "post"] = "pre"  # where LayerNorm sits relative to each residual block
     max_positions: int = 256  # longest sequence (subword tokens, incl. <s>/</s>) the model accepts
-    tie_embeddings: bool = True  # share source, target and output matrices (needs a joint vocabulary)
+    tie_embeddings: bool = True  # share source, target and output matrices (needs one id table for both sides)
+    # sinusoidal table: sin/cos in alternate dimensions (the paper's formula), or all sines then all cosines
+    # (tensor2tensor, Marian)
+    position_layout: Literal["interleaved", "halves"] = "interleaved"
+    output_bias: bool = False  # a bias on the output logits (Marian's final_logits_bias)
+    decoder_start: Literal["bos", "pad"] = "bos"  # the token decoding starts from: <s>, or <pad> (Marian)
+
+    @property
+    def start_id(self) -> int:
+        """The id the decoder starts from (and that is never generated)."""
+        return PAD_ID if self.decoder_start == "pad" else BOS_ID
 
     def validate(self) -> None:
         _check(self.d_model % self.heads == 0, "model.d_model",
@@ -56,15 +66,35 @@ class ModelConfig:
 
 @dataclass
 class TokenizerConfig:
-    """SentencePiece settings; the model is trained on the training split and stored in the run directory."""
+    """SentencePiece settings; the model is trained on the training split and stored in the run directory,
+    unless existing models are named (``model``, or ``src_model`` + ``tgt_model``): those are copied in."""
 
     type: Literal["unigram", "bpe"] = "unigram"
     vocab_size: int = 8000
     joint: bool = True  # one vocabulary for source and target
     character_coverage: float = 1.0
     sample_sentences: int = 1_000_000  # SentencePiece trains on at most this many sentences (seeded sample; 0: all)
+    model: str | None = None  # an existing joint SentencePiece model to use instead of training one
+    src_model: str | None = None  # existing per-side models (tokenizer.joint: false)
+    tgt_model: str | None = None
+    vocab: str | None = None  # a JSON piece -> id table both sides share (Marian's vocab.json); else SentencePiece ids
+
+    @property
+    def reuses(self) -> bool:
+        """Existing SentencePiece models are named: nothing is trained."""
+        return bool(self.model or self.src_model or self.tgt_model)
 
     def validate(self) -> None:
+        if self.joint:
+            _check(not (self.src_model or self.tgt_model), "tokenizer.src_model",
+                   "per-side models need tokenizer.joint: false (or give one joint model as tokenizer.model)")
+        else:
+            _check(not self.model, "tokenizer.model", "a joint model needs tokenizer.joint: true (or give "
+                   "tokenizer.src_model and tokenizer.tgt_model)")
+            _check(bool(self.src_model) == bool(self.tgt_model), "tokenizer.tgt_model" if self.src_model else
+                   "tokenizer.src_model", "give both tokenizer.src_model and tokenizer.tgt_model")
+        _check(self.vocab is None or self.reuses, "tokenizer.vocab",
+               "an id table goes with existing SentencePiece models (tokenizer.model or src_model/tgt_model)")
         _check(self.vocab_size >= 16, "tokenizer.vocab_size", "must be at least 16")
         _check(0.9 <= self.character_coverage <= 1.0, "tokenizer.character_coverage", "must be in [0.9, 1]")
         _check(self.sample_sentences >= 0, "tokenizer.sample_sentences", "must be 0 (every sentence) or positive")
@@ -132,6 +162,8 @@ class TrainConfig:
     threads: int = 0  # torch CPU threads (0: torch's default)
     compile: bool = False  # torch.compile the model and loss for training (measured: docs/benchmarks.md)
     device: str = "auto"  # auto, cpu, cuda, cuda:1, ...
+    init_from: str | None = None  # fine-tune: start from this run's weights and tokenizer (fresh optimizer, schedule)
+    init_checkpoint: Literal["best", "last", "averaged"] = "best"  # which of init_from's checkpoints
 
     def validate(self) -> None:
         for key in ("batch_tokens", "accumulate", "warmup_steps", "valid_every", "log_every", "max_nonfinite",
@@ -185,8 +217,9 @@ class Config:
         _check(bool(self.name) and "/" not in self.name, "name", "must be a non-empty name without '/'")
         for section in (self.model, self.tokenizer, self.data, self.train, self.decode):
             section.validate()
-        _check(not self.model.tie_embeddings or self.tokenizer.joint, "model.tie_embeddings",
-               "tying source and target embeddings needs tokenizer.joint: true")
+        _check(not self.model.tie_embeddings or self.tokenizer.joint or self.tokenizer.vocab is not None,
+               "model.tie_embeddings", "tying source and target embeddings needs tokenizer.joint: true "
+               "(or a shared id table, tokenizer.vocab)")
         t = self.train
         _check(t.schedule == "inverse_sqrt" or not self.data.streaming or bool(t.max_steps or t.max_minutes),
                "train.schedule", f"'{t.schedule}' with data.streaming needs train.max_steps or train.max_minutes "

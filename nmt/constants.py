@@ -11,6 +11,7 @@ CONFIG_FILE = "config.yaml"
 SPM_JOINT = "spm.model"
 SPM_SRC = "spm.src.model"
 SPM_TGT = "spm.tgt.model"
+VOCAB_FILE = "vocab.json"  # piece -> id table both sides share (imported Marian models)
 CHECKPOINT_DIR = "checkpoints"
 MODEL_FILE = "model.safetensors"
 OPTIMIZER_FILE = "optimizer.safetensors"

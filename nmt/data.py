@@ -298,7 +298,7 @@ def clean_text(data: Parallel, drops: Counter) -> Parallel:
 @dataclass
 class Batch:
     src: Tensor  # (B, S) source ids ending with </s>, PAD-padded
-    tgt_in: Tensor  # (B, T) <s> y1 .. yn
+    tgt_in: Tensor  # (B, T) <s> y1 .. yn (the model's start token first)
     tgt_out: Tensor  # (B, T) y1 .. yn </s>
     tgt_tokens: int  # real (non-pad) target tokens
 
@@ -310,15 +310,17 @@ class Batch:
         return Batch(move(self.src), move(self.tgt_in), move(self.tgt_out), self.tgt_tokens)
 
 
-def padded(lengths: np.ndarray, values: np.ndarray, bos: bool = False, eos: bool = False) -> Tensor:
-    """The one padding routine. Rows given as lengths (B,) + concatenated values -> (B, longest + bos + eos)
-    int64, PAD-padded, with <s> in front (``bos``) or </s> after each row (``eos``)."""
+def padded(lengths: np.ndarray, values: np.ndarray, start: int | None = None, eos: bool = False) -> Tensor:
+    """The one padding routine. Rows given as lengths (B,) + concatenated values -> (B, longest + 1 + eos)
+    int64, PAD-padded, with the decoder's ``start`` token (<s>, or <pad> for Marian models) in front when given
+    and </s> after each row (``eos``)."""
+    bos = start is not None
     width = int(lengths.max(initial=0)) + bos + eos
     out = np.full((len(lengths), width), PAD_ID, dtype=np.int64)  # (B, W)
     inside = np.arange(width - bos - eos) < lengths[:, None]  # (B, W') True at real tokens
     out[:, bos : width - eos][inside] = values
     if bos:
-        out[:, 0] = BOS_ID
+        out[:, 0] = start
     if eos:
         out[np.arange(len(lengths)), lengths] = EOS_ID
     return torch.from_numpy(out)
@@ -330,11 +332,11 @@ def flat(seqs: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
     return lengths, np.fromiter(itertools.chain.from_iterable(seqs), np.int64, int(lengths.sum()))
 
 
-def make_batch(src: tuple[np.ndarray, np.ndarray], tgt: tuple[np.ndarray, np.ndarray]) -> Batch:
+def make_batch(src: tuple[np.ndarray, np.ndarray], tgt: tuple[np.ndarray, np.ndarray], start: int = BOS_ID) -> Batch:
     """A training Batch from (lengths, values) of source ids (ending with </s>) and target ids (without
-    <s>/</s>)."""
+    <s>/</s>); the decoder input begins with ``start`` (the model's ``start_id``)."""
     tgt_lens, tgt_values = tgt
-    return Batch(padded(*src), padded(tgt_lens, tgt_values, bos=True), padded(tgt_lens, tgt_values, eos=True),
+    return Batch(padded(*src), padded(tgt_lens, tgt_values, start), padded(tgt_lens, tgt_values, eos=True),
                  int(tgt_lens.sum()) + len(tgt_lens))
 
 
@@ -343,8 +345,8 @@ def pad(seqs: Sequence[Sequence[int]]) -> Tensor:
     return padded(*flat(seqs))
 
 
-def collate(src_ids: Sequence[Sequence[int]], tgt_ids: Sequence[Sequence[int]]) -> Batch:
-    return make_batch(flat(src_ids), flat(tgt_ids))
+def collate(src_ids: Sequence[Sequence[int]], tgt_ids: Sequence[Sequence[int]], start: int = BOS_ID) -> Batch:
+    return make_batch(flat(src_ids), flat(tgt_ids), start)
 
 
 def token_batches(

@@ -1,8 +1,9 @@
 """Export a trained run to CTranslate2 (optional extra: ``pip install -e ".[ctranslate2]"``).
 
 nmt's model fits CTranslate2's standard ``TransformerSpec``: fused QKV self-attention, fused KV cross-attention,
-pre- or post-norm, ReLU/GELU FFN, scaled embeddings. The sinusoidal table is exported as is (nmt interleaves
-sin/cos), and LayerNorm's epsilon is nmt's (1e-5). The SentencePiece model(s) are copied beside the model.
+pre- or post-norm, ReLU/GELU/Swish FFN, scaled embeddings, an optional output bias, the decoder start token. The
+sinusoidal table is exported as is (either layout), and LayerNorm's epsilon is nmt's (1e-5). The SentencePiece
+model(s) (and id table) are copied beside the model.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from nmt.constants import EOS, SPM_JOINT, SPM_SRC, SPM_TGT
+from nmt.constants import EOS, SPM_JOINT, SPM_SRC, SPM_TGT, VOCAB_FILE
 from nmt.data import pad
 from nmt.errors import NmtError
 from nmt.model import Transformer
@@ -54,11 +55,12 @@ def ctranslate2_spec(model: Transformer, src_vocab: list[str], tgt_vocab: list[s
     from ctranslate2.specs import common_spec, transformer_spec
 
     cfg = model.cfg
-    activation = common_spec.Activation.RELU if cfg.activation == "relu" else common_spec.Activation.GELU
+    activation = getattr(common_spec.Activation, cfg.activation.upper())  # RELU, GELU, SWISH
     spec = transformer_spec.TransformerSpec.from_config(
         (cfg.encoder_layers, cfg.decoder_layers), cfg.heads, pre_norm=cfg.norm == "pre", activation=activation)
     spec.config.layer_norm_epsilon = 1e-5
     spec.config.add_source_eos = False  # nmt's translate adds </s> to the source tokens itself
+    spec.config.decoder_start_token = tgt_vocab[model.start_id]
     enc, dec = spec.encoder, spec.decoder
     enc.embeddings[0].weight = _np(model.src_embed.weight)
     dec.embeddings.weight = _np(model.tgt_embed.weight)
@@ -108,9 +110,8 @@ def export_ctranslate2(run: str | Path | None, out_dir: Path | None = None, chec
     loaded = load_run(run, checkpoint)
     tok = loaded.tokenizer
     assert loaded.model is not None
-    spec = ctranslate2_spec(loaded.model, [tok.src.id_to_piece(i) for i in range(tok.src_vocab_size)],
-                            [tok.tgt.id_to_piece(i) for i in range(tok.tgt_vocab_size)], quantization)
-    spm = [loaded.dir / n for n in (SPM_JOINT, SPM_SRC, SPM_TGT) if (loaded.dir / n).is_file()]
+    spec = ctranslate2_spec(loaded.model, tok.src_vocab(), tok.tgt_vocab(), quantization)
+    spm = [loaded.dir / n for n in (SPM_JOINT, SPM_SRC, SPM_TGT, VOCAB_FILE) if (loaded.dir / n).is_file()]
     return save_spec(spec, out_dir or loaded.dir / CT2_DIR, spm)
 
 
@@ -152,6 +153,7 @@ class CT2Translator:
         for i, limit in zip(todo, limits.tolist()):
             by_limit.setdefault(limit, []).append(i)
         k = d.beam_size
+        vocab = {piece: i for i, piece in enumerate(tok.tgt_vocab())}
         for limit, group in by_limit.items():
             if limit == 1:  # room for </s> only
                 continue
@@ -165,7 +167,7 @@ class CT2Translator:
                 min_decoding_length=min(min_len, limit - 1), return_scores=True, return_end_token=True)
             for i, src, result in zip(group, pieces, results):
                 best = result.hypotheses[0] if k == 1 else self._best(src, result, k, limit, d.length_penalty)
-                out[i] = tok.tgt.decode([t for t in best if t != EOS]).strip()
+                out[i] = tok.decode_tgt([[vocab[t] for t in best if t != EOS]])[0]
         return out
 
     def _best(self, src: list[str], result: Any, k: int, limit: int, alpha: float) -> list[str]:  # noqa: ANN401

@@ -13,15 +13,20 @@ from nmt.config import ModelConfig
 
 
 class SinusoidalPositions(nn.Module):
-    """PE(pos, 2i) = sin(pos / 10000^(2i/d)), PE(pos, 2i+1) = cos(...), added to the scaled embeddings."""
+    """PE(pos, 2i) = sin(pos / 10000^(2i/d)), PE(pos, 2i+1) = cos(...), added to the scaled embeddings.
+    Layout ``halves`` puts the same values as all sines, then all cosines (tensor2tensor, Marian)."""
 
-    def __init__(self, max_positions: int, d_model: int) -> None:
+    def __init__(self, max_positions: int, d_model: int, layout: str = "interleaved") -> None:
         super().__init__()
         pos = torch.arange(max_positions, dtype=torch.float32).unsqueeze(1)  # (P, 1)
         freq = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32) * (-math.log(10000.0) / d_model))
+        sin, cos = torch.sin(pos * freq), torch.cos(pos * freq[: d_model // 2])  # (P, ceil(D/2)), (P, D//2)
         pe = torch.zeros(max_positions, d_model)
-        pe[:, 0::2] = torch.sin(pos * freq)
-        pe[:, 1::2] = torch.cos(pos * freq[: d_model // 2])
+        if layout == "halves":
+            half = sin.size(1)
+            pe[:, :half], pe[:, half:] = sin, cos
+        else:
+            pe[:, 0::2], pe[:, 1::2] = sin, cos
         self.register_buffer("pe", pe, persistent=False)
 
     def forward(self, x: Tensor, offset: int = 0) -> Tensor:
@@ -38,7 +43,7 @@ class FeedForward(nn.Module):
     def __init__(self, d_model: int, ffn_dim: int, activation: str, dropout: float) -> None:
         super().__init__()
         self.w1 = nn.Linear(d_model, ffn_dim)
-        self.act = nn.ReLU() if activation == "relu" else nn.GELU()
+        self.act = {"relu": nn.ReLU, "gelu": nn.GELU, "swish": nn.SiLU}[activation]()
         self.dropout = nn.Dropout(dropout)
         self.w2 = nn.Linear(ffn_dim, d_model)
 

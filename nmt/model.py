@@ -84,14 +84,14 @@ class Transformer(nn.Module):
         self.scale = math.sqrt(d)
         self.src_embed = nn.Embedding(src_vocab, d, padding_idx=PAD_ID)
         self.tgt_embed = self.src_embed if cfg.tie_embeddings else nn.Embedding(tgt_vocab, d, padding_idx=PAD_ID)
-        self.positions = SinusoidalPositions(cfg.max_positions, d)
+        self.positions = SinusoidalPositions(cfg.max_positions, d, cfg.position_layout)
         self.dropout = nn.Dropout(cfg.dropout)
         self.encoder = nn.ModuleList(EncoderLayer(cfg) for _ in range(cfg.encoder_layers))
         self.decoder = nn.ModuleList(DecoderLayer(cfg) for _ in range(cfg.decoder_layers))
         # Pre-norm stacks end with a LayerNorm; post-norm layers already end normalised.
         self.encoder_norm = nn.LayerNorm(d) if cfg.norm == "pre" else nn.Identity()
         self.decoder_norm = nn.LayerNorm(d) if cfg.norm == "pre" else nn.Identity()
-        self.output = nn.Linear(d, tgt_vocab, bias=False)
+        self.output = nn.Linear(d, tgt_vocab, bias=cfg.output_bias)
         self._init_weights()
         if cfg.tie_embeddings:
             self.output.weight = self.tgt_embed.weight
@@ -106,6 +106,11 @@ class Transformer(nn.Module):
                 nn.init.normal_(module.weight, std=self.cfg.d_model**-0.5)
                 with torch.no_grad():
                     module.weight[PAD_ID].zero_()
+
+    @property
+    def start_id(self) -> int:
+        """The token decoding starts from (model.decoder_start)."""
+        return self.cfg.start_id
 
     def _embed(self, embedding: nn.Embedding, tokens: Tensor, offset: int = 0) -> Tensor:
         return self.dropout(self.positions(embedding(tokens) * self.scale, offset))  # (B, T, D)

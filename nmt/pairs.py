@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
+from nmt.constants import BOS_ID
 from nmt.data import Batch, clean, collate, make_batch, token_batches
 from nmt.tokenizer import Tokenizer
 
@@ -70,8 +71,9 @@ def _share(batches: list, rank: int, world: int) -> list:
 class ArrowPairs:
     """Token ids of the kept training pairs in an Arrow table; batches fetch their rows on demand."""
 
-    def __init__(self, table) -> None:  # noqa: ANN001 - a datasets.Dataset with src_ids/tgt_ids/drop columns
+    def __init__(self, table, start_id: int = BOS_ID) -> None:  # noqa: ANN001 - a datasets.Dataset with src_ids/tgt_ids/drop columns
         self.table, self.drops = table, Counter()  # pairs dropped, by reason
+        self.start_id = start_id  # the decoder's first input token
         drop = table.data.column("drop").to_numpy()
         _count(drop, self.drops)
         self.rows = np.flatnonzero(drop == 0)  # (N,) table rows of the kept pairs
@@ -80,7 +82,7 @@ class ArrowPairs:
 
     @classmethod
     def build(cls, text, tok: Tokenizer, max_tokens: int, max_ratio: float,  # noqa: ANN001
-              num_proc: int = 0) -> ArrowPairs:
+              num_proc: int = 0, start_id: int = BOS_ID) -> ArrowPairs:
         """From a ``datasets.Dataset`` with ``src``/``tgt`` text columns (num_proc 0: one process per core for
         corpora over MULTIPROCESS_FROM pairs). File-backed tables are encoded once and cached by `datasets`."""
         from datasets import Features, Sequence, Value
@@ -91,7 +93,7 @@ class ArrowPairs:
                              "drop": Value("int8")})
         table = text.map(PairEncoder(tok, max_tokens, max_ratio), batched=True, batch_size=2_000, features=features,
                          remove_columns=text.column_names, num_proc=num_proc if num_proc > 1 else None)
-        return cls(table)
+        return cls(table, start_id)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -104,7 +106,7 @@ class ArrowPairs:
     def batch(self, index: np.ndarray) -> Batch:
         """The Batch of kept pairs ``index``, padded straight from the Arrow arrays (same as ``collate``)."""
         rows = self.table.with_format("arrow")[self.rows[index].tolist()]  # a pyarrow.Table
-        return make_batch(_lists(rows.column("src_ids")), _lists(rows.column("tgt_ids")))
+        return make_batch(_lists(rows.column("src_ids")), _lists(rows.column("tgt_ids")), self.start_id)
 
     def batches(self, batch_tokens: int, seed: int | None, start: int = 0, rank: int = 0,
                 world: int = 1) -> Iterator[tuple[int, Batch]]:
@@ -125,8 +127,8 @@ class StreamPairs:
     batches at a time, so memory holds one buffer whatever the corpus size."""
 
     def __init__(self, open_pairs: Callable[[], Iterable[tuple[str, str]]], tok: Tokenizer, max_tokens: int,
-                 max_ratio: float, buffer_pairs: int) -> None:
-        self.open_pairs, self.buffer_pairs = open_pairs, buffer_pairs
+                 max_ratio: float, buffer_pairs: int, start_id: int = BOS_ID) -> None:
+        self.open_pairs, self.buffer_pairs, self.start_id = open_pairs, buffer_pairs, start_id
         self.encoder = PairEncoder(tok, max_tokens, max_ratio)
         self.drops: Counter = Counter()  # pairs dropped, by reason, in the epoch read last
 
@@ -164,5 +166,5 @@ class StreamPairs:
                 continue
             for idx in mine:
                 if number >= start:
-                    yield number, collate([src_ids[i] for i in idx], [tgt_ids[i] for i in idx])
+                    yield number, collate([src_ids[i] for i in idx], [tgt_ids[i] for i in idx], self.start_id)
                 number += 1

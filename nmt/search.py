@@ -1,8 +1,9 @@
 """Greedy and beam search over the model's narrow interface: ``encode``, ``init_cache``, ``decode_step``.
 
-Both decode from <s> until </s> or the length limit ``max_len_a * source_length + max_len_b`` (subword tokens,
-</s> included; at the limit </s> is forced). Rows are one flat (sentence x beam) dimension; finished sentences
-are dropped from the batch and the cache follows with one ``reorder`` per step.
+Both decode from the model's start token (<s>; <pad> for Marian models) until </s> or the length limit
+``max_len_a * source_length + max_len_b`` (subword tokens, </s> included; at the limit </s> is forced). Rows are
+one flat (sentence x beam) dimension; finished sentences are dropped from the batch and the cache follows with one
+``reorder`` per step.
 
 Beam scores are length-normalised with the GNMT penalty (Wu et al., 2016):
 ``score = sum(log p) / ((5 + |y|) / 6) ** alpha``, where |y| counts the output tokens plus </s>.
@@ -16,7 +17,7 @@ from typing import Protocol
 import torch
 from torch import Tensor
 
-from nmt.constants import BOS_ID, EOS_ID, PAD_ID
+from nmt.constants import EOS_ID, PAD_ID
 
 
 @dataclass
@@ -27,6 +28,8 @@ class Hypothesis:
 
 class SearchModel(Protocol):
     """What search needs from a model: the narrow interface, encode once, then one step at a time."""
+
+    start_id: int  # the token decoding starts from; never generated
 
     def encode(self, src: Tensor): ...  # noqa: ANN201
     def init_cache(self, enc, max_len: int): ...  # noqa: ANN001, ANN201
@@ -51,7 +54,7 @@ def _step_log_probs(
     subtraction on (160, 8000) rows). <pad>/<s> are banned, </s> banned before ``min_len`` and forced at the
     limit (bans change no probability: they act after the normaliser is taken)."""
     logp = model.decode_step(last, cache).float().log_softmax(dim=-1)  # (N, V)
-    logp[:, [PAD_ID, BOS_ID]] = float("-inf")  # never generated
+    logp[:, [PAD_ID, model.start_id]] = float("-inf")  # never generated
     if t < min_len:
         logp[~at_limit, EOS_ID] = float("-inf")
     if bool(at_limit.any()):
@@ -74,7 +77,7 @@ def greedy_search(
     out = torch.full((b, steps), PAD_ID, dtype=torch.long, device=src.device)
     scores = torch.zeros(b, device=src.device)
     active = torch.arange(b, device=src.device)  # sentence index of each cache row
-    last = torch.full((b,), BOS_ID, dtype=torch.long, device=src.device)
+    last = torch.full((b,), model.start_id, dtype=torch.long, device=src.device)
     for t in range(steps):
         logp = _step_log_probs(model, last, cache, t, min_len, limits[active] == t + 1)
         best, nxt = logp.max(dim=-1)  # (N,)
@@ -112,7 +115,7 @@ def beam_search(
     scores[:, 0] = 0.0  # all beams start identical: only one may expand at first
     active = torch.arange(b, device=dev)  # sentence index of each group of k rows
     history = torch.empty(b * k, 0, dtype=torch.long, device=dev)  # (N, t) tokens so far per row
-    last = torch.full((b * k,), BOS_ID, dtype=torch.long, device=dev)
+    last = torch.full((b * k,), model.start_id, dtype=torch.long, device=dev)
     n_done = torch.zeros(b, dtype=torch.long, device=dev)
     finished: list[list[Hypothesis]] = [[] for _ in range(b)]
     nth_best = torch.full((b,), float("-inf"), device=dev)  # score of each sentence's n_best-th finished hypothesis

@@ -1,35 +1,55 @@
-"""SentencePiece subwords: trained on the training split, stored in the run directory."""
+"""SentencePiece subwords: trained on the training split (or existing models reused), stored in the run directory.
+
+Ids are SentencePiece's own, or (Marian / OPUS-MT models) come from a piece -> id table that both sides share.
+"""
 
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import sentencepiece as spm
 
 from nmt.config import TokenizerConfig
-from nmt.constants import BOS, BOS_ID, EOS, EOS_ID, PAD, PAD_ID, SPM_JOINT, SPM_SRC, SPM_TGT, UNK, UNK_ID
+from nmt.constants import BOS, BOS_ID, EOS, EOS_ID, PAD, PAD_ID, SPM_JOINT, SPM_SRC, SPM_TGT, UNK, UNK_ID, VOCAB_FILE
 from nmt.errors import NmtError
+
+SPECIAL = {PAD: PAD_ID, UNK: UNK_ID, BOS: BOS_ID, EOS: EOS_ID}
 
 
 class Tokenizer:
-    """Source and target SentencePiece models (the same object when the vocabulary is joint)."""
+    """Source and target SentencePiece models (the same object when the vocabulary is joint), and optionally a
+    piece -> id ``table`` shared by both sides (then ids are the table's, as Marian's vocab.json gives them)."""
 
-    def __init__(self, src: spm.SentencePieceProcessor, tgt: spm.SentencePieceProcessor) -> None:
-        self.src, self.tgt = src, tgt
-        for sp in (src, tgt):
-            ids = (sp.pad_id(), sp.unk_id(), sp.bos_id(), sp.eos_id())
-            if ids != (PAD_ID, UNK_ID, BOS_ID, EOS_ID):
-                raise NmtError(f"SentencePiece model has special ids {ids}; nmt needs {PAD_ID, UNK_ID, BOS_ID, EOS_ID}")
+    def __init__(self, src: spm.SentencePieceProcessor, tgt: spm.SentencePieceProcessor,
+                 table: dict[str, int] | None = None, where: str = "SentencePiece model") -> None:
+        self.src, self.tgt, self.table = src, tgt, table
+        if table is None:
+            for sp in (src, tgt):
+                ids = (sp.pad_id(), sp.unk_id(), sp.bos_id(), sp.eos_id())
+                if ids != (PAD_ID, UNK_ID, BOS_ID, EOS_ID):
+                    raise NmtError(f"{where}: special ids (pad, unk, bos, eos) are {ids}; nmt needs "
+                                   f"{PAD_ID, UNK_ID, BOS_ID, EOS_ID}: train it with `nmt tokenizer train`, or with "
+                                   f"pad_id={PAD_ID} unk_id={UNK_ID} bos_id={BOS_ID} eos_id={EOS_ID}")
+            self.pieces: list[str] | None = None
+            return
+        wrong = [f"{piece}={table.get(piece)}" for piece, i in SPECIAL.items()
+                 if table.get(piece, i if piece == BOS else None) != i]
+        if wrong or sorted(table.values()) != list(range(len(table))):
+            raise NmtError(f"{where}: the id table must give {PAD}={PAD_ID} {UNK}={UNK_ID} {EOS}={EOS_ID} "
+                           f"({BOS}={BOS_ID} if present) and ids 0..N-1 once each; got {' '.join(wrong) or 'gaps'}")
+        self.pieces = sorted(table, key=table.__getitem__)  # id -> piece
 
     def __getstate__(self) -> dict:  # picklable (datasets.map workers): the model protos, not the processors
         tgt = None if self.joint else self.tgt.serialized_model_proto()
-        return {"src": self.src.serialized_model_proto(), "tgt": tgt}
+        return {"src": self.src.serialized_model_proto(), "tgt": tgt, "table": self.table}
 
     def __setstate__(self, state: dict) -> None:
-        self.src = spm.SentencePieceProcessor(model_proto=state["src"])
-        self.tgt = self.src if state["tgt"] is None else spm.SentencePieceProcessor(model_proto=state["tgt"])
+        src = spm.SentencePieceProcessor(model_proto=state["src"])
+        tgt = src if state["tgt"] is None else spm.SentencePieceProcessor(model_proto=state["tgt"])
+        self.__init__(src, tgt, state["table"])  # type: ignore[misc]
 
     @property
     def joint(self) -> bool:
@@ -37,46 +57,94 @@ class Tokenizer:
 
     @property
     def src_vocab_size(self) -> int:
-        return self.src.get_piece_size()
+        return len(self.pieces) if self.pieces is not None else self.src.get_piece_size()
 
     @property
     def tgt_vocab_size(self) -> int:
-        return self.tgt.get_piece_size()
+        return len(self.pieces) if self.pieces is not None else self.tgt.get_piece_size()
+
+    def _ids(self, sp: spm.SentencePieceProcessor, lines: Sequence[str]) -> list[list[int]]:
+        if self.table is None:
+            return sp.encode(list(lines))
+        return [[self.table.get(p, UNK_ID) for p in pieces] for pieces in sp.encode(list(lines), out_type=str)]
 
     def encode_src(self, lines: Sequence[str]) -> list[list[int]]:
         """Source ids, ending with </s> (the encoder sees where the sentence ends)."""
-        return [ids + [EOS_ID] for ids in self.src.encode(list(lines))]
+        return [ids + [EOS_ID] for ids in self._ids(self.src, lines)]
 
     def encode_tgt(self, lines: Sequence[str]) -> list[list[int]]:
         """Target ids without <s>/</s> (training adds them)."""
-        return self.tgt.encode(list(lines))
+        return self._ids(self.tgt, lines)
 
     def decode_tgt(self, ids: Sequence[Sequence[int]]) -> list[str]:
-        return [text.strip() for text in self.tgt.decode([list(x) for x in ids])]
+        return self._decode(self.tgt, ids)
+
+    def decode_src(self, ids: Sequence[Sequence[int]]) -> list[str]:
+        return self._decode(self.src, ids)
+
+    def _decode(self, sp: spm.SentencePieceProcessor, ids: Sequence[Sequence[int]]) -> list[str]:
+        if self.pieces is None:
+            return [text.strip() for text in sp.decode([list(x) for x in ids])]
+        pieces = [[self.pieces[i] for i in x] for x in ids]
+        return [text.strip() for text in sp.decode([[p for p in x if p not in (PAD, BOS, EOS)] for x in pieces])]
+
+    def piece_id(self, piece: str, side: str = "tgt") -> int:
+        """The id of one piece (<unk>'s for an unknown one)."""
+        if self.table is not None:
+            return self.table.get(piece, UNK_ID)
+        return (self.src if side == "src" else self.tgt).piece_to_id(piece)
 
     def src_pieces(self, ids: Sequence[int]) -> list[str]:
-        return [self.src.id_to_piece(i) for i in ids]
+        return [self.pieces[i] if self.pieces is not None else self.src.id_to_piece(i) for i in ids]
 
     def tgt_pieces(self, ids: Sequence[int]) -> list[str]:
-        return [self.tgt.id_to_piece(i) for i in ids]
+        return [self.pieces[i] if self.pieces is not None else self.tgt.id_to_piece(i) for i in ids]
+
+    def src_vocab(self) -> list[str]:
+        """Every source piece, by id."""
+        return self.src_pieces(range(self.src_vocab_size))
+
+    def tgt_vocab(self) -> list[str]:
+        """Every target piece, by id."""
+        return self.tgt_pieces(range(self.tgt_vocab_size))
+
+    def files(self) -> dict[str, bytes]:
+        """What ``save`` writes: file name -> content."""
+        out = ({SPM_JOINT: self.src.serialized_model_proto()} if self.joint else
+               {SPM_SRC: self.src.serialized_model_proto(), SPM_TGT: self.tgt.serialized_model_proto()})
+        if self.table is not None:
+            out[VOCAB_FILE] = json.dumps(self.table, ensure_ascii=False, indent=0).encode("utf-8")
+        return out
 
     def save(self, run_dir: Path) -> None:
-        """Write the model file(s) into ``run_dir`` atomically."""
+        """Write the model file(s) (and id table) into ``run_dir`` atomically."""
         from nmt.files import atomic_write_bytes
 
-        if self.joint:
-            atomic_write_bytes(run_dir / SPM_JOINT, self.src.serialized_model_proto())
-        else:
-            atomic_write_bytes(run_dir / SPM_SRC, self.src.serialized_model_proto())
-            atomic_write_bytes(run_dir / SPM_TGT, self.tgt.serialized_model_proto())
+        for name, data in self.files().items():
+            atomic_write_bytes(run_dir / name, data)
 
     @classmethod
     def load(cls, run_dir: Path, joint: bool = True) -> Tokenizer:
-        """The run's model(s): ``spm.model`` when joint, else ``spm.src.model`` + ``spm.tgt.model``."""
+        """The run's model(s): ``spm.model`` when joint, else ``spm.src.model`` + ``spm.tgt.model``; and the id
+        table ``vocab.json`` when there is one."""
+        table = _load_table(run_dir / VOCAB_FILE) if (run_dir / VOCAB_FILE).is_file() else None
+        where = str(run_dir / (VOCAB_FILE if table is not None else SPM_JOINT if joint else SPM_SRC))
         if joint:
-            sp = _load(run_dir / SPM_JOINT)
-            return cls(sp, sp)
-        return cls(_load(run_dir / SPM_SRC), _load(run_dir / SPM_TGT))
+            sp = load_sentencepiece(run_dir / SPM_JOINT)
+            return cls(sp, sp, table, where)
+        return cls(load_sentencepiece(run_dir / SPM_SRC), load_sentencepiece(run_dir / SPM_TGT), table, where)
+
+    @classmethod
+    def from_config(cls, cfg: TokenizerConfig) -> Tokenizer:
+        """The existing models a config names (tokenizer.model, or src_model + tgt_model, and vocab)."""
+        table = _load_table(Path(cfg.vocab), "tokenizer.vocab") if cfg.vocab else None
+        if cfg.model:
+            sp = load_sentencepiece(Path(cfg.model), "tokenizer.model")
+            return cls(sp, sp, table, f"tokenizer.vocab: {cfg.vocab}" if table else f"tokenizer.model: {cfg.model}")
+        src = load_sentencepiece(Path(str(cfg.src_model)), "tokenizer.src_model")
+        tgt = load_sentencepiece(Path(str(cfg.tgt_model)), "tokenizer.tgt_model")
+        return cls(src, tgt, table, f"tokenizer.vocab: {cfg.vocab}" if table else
+                   f"tokenizer.src_model/tgt_model: {cfg.src_model}, {cfg.tgt_model}")
 
     @staticmethod
     def exists(run_dir: Path, joint: bool = True) -> bool:
@@ -84,13 +152,28 @@ class Tokenizer:
         return all((run_dir / name).is_file() for name in names)
 
 
-def _load(path: Path) -> spm.SentencePieceProcessor:
+def load_sentencepiece(path: Path, key: str | None = None) -> spm.SentencePieceProcessor:
+    where = f"{key}: {path}" if key else str(path)
+    fix = "point it at a SentencePiece .model file" if key else "retrain the run with `nmt train`"
     if not path.is_file():
-        raise NmtError(f"{path}: tokenizer model missing; retrain the run with `nmt train`")
+        raise NmtError(f"{where}: tokenizer model missing; {fix}")
     try:
         return spm.SentencePieceProcessor(model_proto=path.read_bytes())
     except Exception:  # sentencepiece raises RuntimeError/OSError variants on bad protos
-        raise NmtError(f"{path}: not a valid SentencePiece model; retrain the run with `nmt train`") from None
+        raise NmtError(f"{where}: not a valid SentencePiece model; {fix}") from None
+
+
+def _load_table(path: Path, key: str | None = None) -> dict[str, int]:
+    where = f"{key}: {path}" if key else str(path)
+    try:
+        table = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise NmtError(f"{where}: id table missing; give a JSON file mapping pieces to ids") from None
+    except (ValueError, UnicodeDecodeError) as err:
+        raise NmtError(f"{where}: not a JSON piece -> id table ({err})") from None
+    if not isinstance(table, dict) or not all(isinstance(v, int) for v in table.values()):
+        raise NmtError(f"{where}: expected a JSON object mapping each piece to an integer id")
+    return table
 
 
 def train_tokenizer(cfg: TokenizerConfig, pairs: Iterable[tuple[str, str]], seed: int) -> Tokenizer:
@@ -121,3 +204,21 @@ def _train(cfg: TokenizerConfig, sentences: Iterator[str], seed: int) -> spm.Sen
         minloglevel=2,
     )
     return spm.SentencePieceProcessor(model_proto=model.getvalue())
+
+
+def show_pieces(tok: Tokenizer, lines: Sequence[str], side: str = "src", ids: bool = False) -> list[str]:
+    """`nmt tokenizer encode`: each line as space-separated pieces (or ids), without </s>."""
+    encoded = tok.encode_src(lines) if side == "src" else [x + [EOS_ID] for x in tok.encode_tgt(lines)]
+    pieces = tok.src_pieces if side == "src" else tok.tgt_pieces
+    return [" ".join(map(str, x[:-1])) if ids else " ".join(pieces(x[:-1])) for x in encoded]
+
+
+def join_pieces(tok: Tokenizer, lines: Sequence[str], side: str = "tgt") -> list[str]:
+    """`nmt tokenizer decode`: lines of space-separated ids (or pieces) -> text."""
+    rows = []
+    for line in lines:
+        tokens = line.split()
+        rows.append([int(t) if t.isdigit() else tok.piece_id(t, side) for t in tokens])
+        if any(not 0 <= i < (tok.src_vocab_size if side == "src" else tok.tgt_vocab_size) for i in rows[-1]):
+            raise NmtError(f"line {len(rows)}: id out of range for this vocabulary: {line.strip()[:60]}")
+    return tok.decode_src(rows) if side == "src" else tok.decode_tgt(rows)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import math
 import os
 import random
@@ -27,7 +28,14 @@ import torch.nn.functional as F
 from rich.console import Console
 
 from nmt import distributed
-from nmt.checkpoint import average_checkpoints, checkpoint_dir, has_checkpoint, load_training_state, save_checkpoint
+from nmt.checkpoint import (
+    average_checkpoints,
+    checkpoint_dir,
+    has_checkpoint,
+    load_training_state,
+    load_weights,
+    save_checkpoint,
+)
 from nmt.config import Config, TrainConfig, load_config, save_config
 from nmt.constants import CONFIG_FILE, METRICS_FILE, PAD_ID
 from nmt.data import Batch, Parallel, as_table
@@ -38,7 +46,8 @@ from nmt.model import Transformer
 from nmt.pairs import ArrowPairs
 from nmt.prepare import prepare
 from nmt.progress import MetricsLog, TrainProgress
-from nmt.run import mark_latest
+from nmt.run import mark_latest, resolve_run
+from nmt.tokenizer import Tokenizer
 from nmt.translate import search_options, translate_lines
 
 
@@ -255,6 +264,12 @@ class Trainer:
         raw = load_training_state(checkpoint_dir(self.run_dir, "last"), self.model, self.optimizer)
         self.state = TrainState.from_dict(raw)
         self.console.print(f"resumed {self.run_dir} at step {self.state.step}")
+
+    def init_from(self, source: Path, which: str) -> None:
+        """Fine-tuning: start from ``source``'s ``which`` weights (read only); optimizer, schedule, step count and
+        best score stay fresh."""
+        load_weights(checkpoint_dir(source, which), self.model)
+        self.console.print(f"initialised from {source} ({which} checkpoint)")
 
     # ------------------------------------------------------------ the loop
 
@@ -481,7 +496,8 @@ class Trainer:
     def validation_scores(self, valid: Parallel, bleu_sentences: int) -> dict[str, float]:
         self.model.eval()
         if self._valid_pairs is None:  # the validation text never changes: encode it once
-            self._valid_pairs = ArrowPairs.build(as_table(valid), self.tok, self.cfg.model.max_positions, math.inf, 1)
+            self._valid_pairs = ArrowPairs.build(as_table(valid), self.tok, self.cfg.model.max_positions, math.inf, 1,
+                                                 self.cfg.model.start_id)
         loss, tokens = 0.0, 0
         for _, batch in self._valid_pairs.batches(self.cfg.train.batch_tokens, seed=None):
             loss += float(batch_loss(self.model, batch.to(self.device), 0.0))
@@ -506,6 +522,7 @@ def train(config: str | Path | None = None, overrides: list[str] | None = None, 
     elif has_checkpoint(folder, "last"):
         raise NmtError(f"{folder}: a trained run is already there; continue it with --resume or choose another "
                        "name with --set name=NEW_NAME")
+    source = None if resume or not cfg.train.init_from else init_source(cfg, folder)
     main = int(os.environ.get("RANK", "0")) == 0  # under torchrun only rank 0 writes
     created = not folder.exists()
     try:
@@ -515,11 +532,44 @@ def train(config: str | Path | None = None, overrides: list[str] | None = None, 
                 check_writable(folder)
                 stack.enter_context(RunLock(folder))
                 save_config(cfg, folder / CONFIG_FILE)
+                if source is not None:  # the source's tokenizer, so that its ids mean what its weights learned
+                    Tokenizer.load(source, cfg.tokenizer.joint).save(folder)
             trainer = Trainer(cfg, folder, console)
             if resume:
                 trainer.resume()
+            elif source is not None:
+                trainer.init_from(source, cfg.train.init_checkpoint)
             return trainer.fit()
     except NmtError:
         if main and created and not has_checkpoint(folder, "last"):  # a run that never started leaves nothing
             shutil.rmtree(folder, ignore_errors=True)
         raise
+
+
+# Settings that must match between a run and the run it is fine-tuned from: the shape of the weights, and the
+# vocabulary (the source's tokenizer is copied; a config asking for another one would not describe the run).
+SHAPE_KEYS = ("d_model", "heads", "ffn_dim", "encoder_layers", "decoder_layers", "activation", "norm",
+              "max_positions", "tie_embeddings", "position_layout", "output_bias", "decoder_start")
+VOCAB_KEYS = ("type", "vocab_size", "joint", "model", "src_model", "tgt_model", "vocab")
+
+
+def init_source(cfg: Config, folder: Path) -> Path:
+    """The run that ``train.init_from`` names, checked: it has the checkpoint asked for, it is not ``folder``
+    itself, and its model shape and vocabulary settings are the config's."""
+    t = cfg.train
+    source = resolve_run(t.init_from, cfg.runs_root)
+    if source.resolve() == folder.resolve():
+        raise NmtError(f"train.init_from: {source} is the run being trained; continue it with --resume, or name "
+                       "the new run with --set name=NEW_NAME")
+    if not has_checkpoint(source, t.init_checkpoint):
+        raise NmtError(f"train.init_from: {source} has no '{t.init_checkpoint}' checkpoint; choose another with "
+                       "--checkpoint (best, last, averaged)")
+    theirs = load_config(source / CONFIG_FILE)
+    for section, keys in (("model", SHAPE_KEYS), ("tokenizer", VOCAB_KEYS)):
+        for key in keys:
+            mine, old = getattr(getattr(cfg, section), key), getattr(getattr(theirs, section), key)
+            if mine != old:
+                raise NmtError(f"{section}.{key}: {mine!r} here but {old!r} in {source}, which this run starts "
+                               "from; fine-tuning keeps the source's shape and vocabulary: "
+                               f"--set {section}.{key}={json.dumps(old)}")
+    return source

@@ -59,14 +59,14 @@ def step_losses(run: Path) -> dict[int, float]:
     return out
 
 
-def write_synthetic_corpus(folder: Path, n: int = 300, seed: int = 0) -> str:
-    """A made-up parallel corpus (target = source words reversed, suffixed): ``folder/train.{en,de}`` and
-    ``folder/valid.{en,de}``; returns a YAML config body (tiny preset) that trains on it."""
+def write_synthetic_corpus(folder: Path, n: int = 300, seed: int = 0, reverse: bool = True) -> str:
+    """A made-up parallel corpus (target = source words reversed (or in order), suffixed): ``folder/train.{en,de}``
+    and ``folder/valid.{en,de}``; returns a YAML config body (tiny preset) that trains on it."""
     rng = random.Random(seed)
     words = [f"w{i}" for i in range(30)]
     for name, count in (("train", n), ("valid", 30)):
         src = [" ".join(rng.choice(words) for _ in range(rng.randint(2, 7))) for _ in range(count)]
-        tgt = [" ".join(w + "x" for w in reversed(line.split())) for line in src]
+        tgt = [" ".join(w + "x" for w in (reversed(line.split()) if reverse else line.split())) for line in src]
         (folder / f"{name}.en").write_text("\n".join(src) + "\n", encoding="utf-8")
         (folder / f"{name}.de").write_text("\n".join(tgt) + "\n", encoding="utf-8")
     return (f"name: synth\npreset: tiny\ntokenizer:\n  vocab_size: 100\n"

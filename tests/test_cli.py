@@ -87,6 +87,10 @@ def test_default_recipe_then_translate_hello(tmp_path):
     (["train", "missing.yaml"], "missing.yaml: config file not found"),
     (["train", "--set", "model.hedas=2"], "did you mean 'model.heads'"),
     (["eval", "--hyp", "h.txt"], "--hyp and --ref go together"),
+    (["train", "--checkpoint", "last"], "--checkpoint last: it chooses the weights --init-from starts from"),
+    (["train", "--init-from", "nowhere"], "nowhere: not a run directory"),
+    (["import", "nowhere"], "nowhere: not a folder"),
+    (["tokenizer", "encode", "Hello"], "no trained model found"),
 ])
 def test_errors_are_one_line_with_exit_code_2(tmp_path, args, needle):
     done = _nmt(*args, cwd=tmp_path)

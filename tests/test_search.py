@@ -19,6 +19,8 @@ class EosSometimes:
     """A decoder whose </s> logit competes with the best token, depending on the prefix, so that hypotheses
     end at different steps (random weights alone either stop at once or run to the length limit)."""
 
+    start_id = BOS_ID
+
     def __init__(self, model: Transformer) -> None:
         self.model = model
 
@@ -140,6 +142,8 @@ def test_early_stop_saves_work_on_a_trained_model(reverse_model):
 
 
 class CountRows:
+    start_id = BOS_ID
+
     def __init__(self, model):
         self.model, self.rows = model, 0
 

@@ -1,9 +1,12 @@
-"""SentencePiece: fixed special ids, joint or separate vocabularies, stored in the run directory."""
+"""SentencePiece: fixed special ids, joint or separate vocabularies, a shared id table, existing models reused,
+stored in the run directory; the `nmt tokenizer` commands."""
 
 import pytest
+import sentencepiece as spm
 
 from nmt.config import TokenizerConfig
 from nmt.constants import BOS_ID, EOS_ID, PAD_ID, UNK_ID
+from nmt.errors import NmtError
 from nmt.tokenizer import Tokenizer, train_tokenizer
 
 SRC = [f"the cat number {i} sits on the mat" for i in range(200)]
@@ -29,3 +32,75 @@ def test_separate_vocabularies(tmp_path):
     tok.save(tmp_path)
     assert not Tokenizer.load(tmp_path, joint=False).joint
     assert "Katze" not in "".join(tok.src.id_to_piece(i) for i in range(tok.src_vocab_size))
+
+
+def _table_tokenizer() -> Tokenizer:
+    """Two per-side models whose pieces share one id table (as Marian's vocab.json)."""
+    src = train_tokenizer(TokenizerConfig(vocab_size=60, joint=False), list(zip(SRC, TGT)), seed=1)
+    pieces = [p for sp in (src.src, src.tgt) for p in (sp.id_to_piece(i) for i in range(sp.get_piece_size()))]
+    table = {"<pad>": 0, "<unk>": 1, "<s>": 2, "</s>": 3}
+    for piece in pieces:
+        table.setdefault(piece, len(table))
+    return Tokenizer(src.src, src.tgt, table)
+
+
+def test_a_shared_id_table_gives_the_ids_of_both_sides(tmp_path):
+    tok = _table_tokenizer()
+    assert tok.src_vocab_size == tok.tgt_vocab_size == len(tok.table)
+    ids = tok.encode_src(["the cat sits"])[0]
+    assert tok.src_pieces(ids[:-1]) == tok.src.encode("the cat sits", out_type=str) and ids[-1] == EOS_ID
+    assert tok.decode_tgt(tok.encode_tgt(["die Katze sitzt"])) == ["die Katze sitzt"]
+    tok.save(tmp_path)
+    again = Tokenizer.load(tmp_path, joint=False)
+    assert again.table == tok.table and again.encode_tgt(["die Katze"]) == tok.encode_tgt(["die Katze"])
+
+
+def test_an_id_table_without_nmt_special_ids_is_refused():
+    tok = _table_tokenizer()
+    table = dict(tok.table)
+    table["</s>"], table["<pad>"] = table["<pad>"], table["</s>"]
+    with pytest.raises(NmtError, match="the id table must give <pad>=0"):
+        Tokenizer(tok.src, tok.tgt, table, "vocab.json")
+
+
+def test_existing_models_are_reused_and_special_ids_checked(tmp_path):
+    tok = train_tokenizer(TokenizerConfig(vocab_size=100), list(zip(SRC, TGT)), seed=1)
+    tok.save(tmp_path)
+    again = Tokenizer.from_config(TokenizerConfig(model=str(tmp_path / "spm.model")))
+    assert again.encode_src(["the cat"]) == tok.encode_src(["the cat"])
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(SRC + TGT), model_prefix=str(tmp_path / "other"),
+                                   vocab_size=60, minloglevel=2)  # SentencePiece's own ids: <unk> 0, <s> 1, </s> 2
+    with pytest.raises(NmtError, match=r"tokenizer.model: .*other.model: special ids \(pad, unk, bos, eos\)"):
+        Tokenizer.from_config(TokenizerConfig(model=str(tmp_path / "other.model")))
+    with pytest.raises(NmtError, match="tokenizer.src_model: .*missing"):
+        Tokenizer.from_config(TokenizerConfig(joint=False, src_model="nope.model", tgt_model="nope.model"))
+
+
+def test_tokenizer_commands_train_encode_decode(tmp_path):
+    """`nmt tokenizer train` writes the model a config describes into the run directory, where `nmt train`
+    reuses it; `encode`/`decode` show pieces and ids and turn them back into text."""
+    from typer.testing import CliRunner
+
+    import nmt
+    from nmt.cli import app
+    from tests.conftest import write_synthetic_corpus
+
+    config = tmp_path / "synth.yaml"
+    config.write_text(write_synthetic_corpus(tmp_path))
+    run = tmp_path / "runs" / "synth"
+    runner = CliRunner()
+    done = runner.invoke(app, ["tokenizer", "train", str(config), "--out", str(run)])
+    assert done.exit_code == 0, done.output
+    assert "coverage 100.00%" in done.output and "pieces per sentence" in done.output
+    model = (run / "spm.model").read_bytes()
+    again = runner.invoke(app, ["tokenizer", "train", str(config), "--out", str(run)])
+    assert again.exit_code == 2 and "already holds a tokenizer" in again.output
+    nmt.train(config, ["train.max_steps=2", "train.valid_every=2"], run_dir=run)
+    assert (run / "spm.model").read_bytes() == model  # reused, not retrained
+    pieces = runner.invoke(app, ["tokenizer", "encode", "w1 w2", "--run", str(run)])
+    assert pieces.exit_code == 0 and pieces.output.strip().startswith("▁w")
+    ids = runner.invoke(app, ["tokenizer", "encode", "w1x w2x", "--run", str(run), "--side", "tgt", "--ids"])
+    text = runner.invoke(app, ["tokenizer", "decode", ids.output.strip(), "--run", str(run)])
+    assert text.exit_code == 0 and text.output.strip() == "w1x w2x"
+    text = runner.invoke(app, ["tokenizer", "decode", pieces.output.strip(), "--run", str(run), "--side", "src"])
+    assert text.output.strip() == "w1 w2"
