@@ -211,6 +211,8 @@ def evaluate(
     runs_root: RunsRoot = DEFAULT_RUNS_ROOT,
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
     device: Annotated[str, typer.Option("--device")] = "cpu",
+    corpus: Annotated[Optional[str], typer.Option(
+        "--corpus", help="Another named corpus's test sets (tatoeba, multi30k), in the run's languages.")] = None,
     debug: Debug = False,
 ) -> None:
     """sacreBLEU BLEU, chrF and TER of a run on its test set(s), or of --hyp against --ref."""
@@ -224,7 +226,7 @@ def evaluate(
         if hyp is not None and ref is not None:
             return {str(hyp): score_files(hyp, ref)}
         translator = Translator.load(run, checkpoint, device, runs_root)
-        return evaluate_run(translator, beam, hyp_dir=translator.run_dir / "eval")
+        return evaluate_run(translator, beam, translator.run_dir / "eval", corpus)
 
     results = _guard(debug, go)
     if as_json:

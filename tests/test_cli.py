@@ -58,6 +58,11 @@ def test_train_translate_eval_on_real_data(tmp_path):
     scores = json.loads(result.stdout)["valid"]
     assert scores["sentences"] == 40 and scores["bleu"]["signature"].startswith("nrefs:1")
 
+    result = runner.invoke(app, ["eval", "--run", str(run), "--beam", "1", "--corpus", "multi30k", "--json"])
+    assert result.exit_code == 0, result.output  # another corpus's test sets, in the run's languages
+    assert list(json.loads(result.stdout)) == ["test_2016_flickr"]
+    assert (run / "eval" / "test_2016_flickr.hyp.de").is_file()
+
     result = runner.invoke(app, ["train", str(tmp_path / "cfg.yaml"), "--run-dir", str(run),
                                  "--resume", "--set", "train.max_steps=40"])
     assert result.exit_code == 0, result.output
