@@ -214,11 +214,12 @@ def show_pieces(tok: Tokenizer, lines: Sequence[str], side: str = "src", ids: bo
 
 
 def join_pieces(tok: Tokenizer, lines: Sequence[str], side: str = "tgt") -> list[str]:
-    """`nmt tokenizer decode`: lines of space-separated ids (or pieces) -> text."""
+    """`nmt tokenizer decode`: lines of space-separated ids (a line of integers only) or pieces -> text."""
     rows = []
     for line in lines:
         tokens = line.split()
-        rows.append([int(t) if t.isdigit() else tok.piece_id(t, side) for t in tokens])
+        ids = all(t.isdigit() for t in tokens)
+        rows.append([int(t) if ids else tok.piece_id(t, side) for t in tokens])
         if any(not 0 <= i < (tok.src_vocab_size if side == "src" else tok.tgt_vocab_size) for i in rows[-1]):
             raise NmtError(f"line {len(rows)}: id out of range for this vocabulary: {line.strip()[:60]}")
     return tok.decode_src(rows) if side == "src" else tok.decode_tgt(rows)
