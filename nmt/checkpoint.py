@@ -79,7 +79,7 @@ def save_checkpoint(
         shutil.rmtree(version, ignore_errors=True)
         kept = " ; the previous checkpoint is kept" if folder.exists() else ""
         raise NmtError(f"{folder}: could not write the checkpoint ({err.strerror or err}){kept}; free space "
-                       "or choose another --run-dir, then continue with --resume") from None
+                       "or choose another --run, then continue with --resume") from None
     same_step = f"{folder.name}.{state.get('step', 0):08d}."  # an older save of this step is replaced
     older = [v for v in versions(folder) if v != version and not v.name.startswith(same_step)]
     kept = {version, *older[max(0, len(older) - keep + 1):]}

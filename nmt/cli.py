@@ -23,6 +23,20 @@ Run = Annotated[Optional[str], typer.Option("--run", help="Run directory or name
 RunsRoot = Annotated[str, typer.Option("--runs-root", help="Folder holding run directories.")]
 Checkpoint = Annotated[str, typer.Option("--checkpoint", help="Which checkpoint: best, last or averaged.")]
 Beam = Annotated[Optional[int], typer.Option("--beam", "-b", help="Beam size (1: greedy; default: the run's).")]
+Device = Annotated[str, typer.Option("--device", help="auto (CUDA when present, else the CPU), cpu, cuda, cuda:1.")]
+LengthPenalty = Annotated[Optional[float], typer.Option(
+    "--length-penalty", help="GNMT alpha (default: the run's decode.length_penalty; 0: none).")]
+BatchSize = Annotated[Optional[int], typer.Option("--batch-size", help="Sentences per decoding batch.")]
+DecodeSets = Annotated[Optional[list[str]], typer.Option(
+    "--set", help="A decode setting for this call: --set decode.max_len_b=20 (repeatable).")]
+
+
+def _decode_sets(sets: list[str] | None, length_penalty: float | None, batch_size: int | None) -> list[str]:
+    """``--set`` items plus the common decode options spelled as ``decode.KEY=VALUE``."""
+    out = list(sets or [])
+    out += [f"decode.length_penalty={length_penalty}"] if length_penalty is not None else []
+    out += [f"decode.batch_size={batch_size}"] if batch_size is not None else []
+    return out
 
 
 def _guard(debug: bool, fn: Callable[[], T]) -> T:
@@ -50,7 +64,8 @@ def train(
     config: Annotated[Optional[Path], typer.Argument(help="YAML config (default: configs/tatoeba-en-de.yaml).")] = None,
     overrides: Annotated[Optional[list[str]], typer.Option("--set", help="Override: --set model.heads=8.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run from its last checkpoint.")] = False,
-    run_dir: Annotated[Optional[Path], typer.Option("--run-dir", help="Run directory (default: runs/<name>).")] = None,
+    run_dir: Annotated[Optional[Path], typer.Option(
+        "--run", "--run-dir", help="Run directory to train into (default: runs/<name>).")] = None,
     init_from: Annotated[Optional[str], typer.Option(
         "--init-from", help="Fine-tune: start from this run's weights and tokenizer (train.init_from).")] = None,
     checkpoint: Annotated[Optional[str], typer.Option(
@@ -83,7 +98,10 @@ def translate(
     n_best: Annotated[int, typer.Option("--n-best", help="Print N hypotheses per line: 'i ||| text ||| score'.")] = 1,
     checkpoint: Checkpoint = "best",
     runs_root: RunsRoot = DEFAULT_RUNS_ROOT,
-    device: Annotated[str, typer.Option("--device", help="cpu, cuda, cuda:1, ...")] = "cpu",
+    device: Device = "auto",
+    length_penalty: LengthPenalty = None,
+    batch_size: BatchSize = None,
+    sets: DecodeSets = None,
     attention: Annotated[Optional[Path], typer.Option(
         "--attention", help="Write an attention heatmap PNG (one per line: NAME-2.png, ... for more lines).")] = None,
     attention_kind: Annotated[str, typer.Option(
@@ -100,10 +118,12 @@ def translate(
     """Translate sentences with a trained run: one output line per input line."""
 
     def go() -> None:
+        from nmt.config import override_decode
         from nmt.translate import Translator, read_input
 
         if engine not in ("nmt", "ctranslate2"):
             raise NmtError(f"--engine {engine!r}: choose nmt or ctranslate2")
+        decode = _decode_sets(sets, length_penalty, batch_size)
         lines = list(text) if text else read_input(input)
         if engine == "ctranslate2":
             from nmt.export import CT2Translator
@@ -111,9 +131,12 @@ def translate(
 
             if attention or show_attention or align or n_best > 1:
                 raise NmtError("--engine ctranslate2 gives translations only; drop --attention/--align/--n-best")
-            out = CT2Translator(load_run(run, None, runs_root=runs_root)).translate(lines, beam)
+            loaded = load_run(run, None, runs_root=runs_root)
+            loaded.config.decode = override_decode(loaded.config.decode, decode)
+            out = CT2Translator(loaded).translate(lines, beam)
             return _write(out, output)
         translator = Translator.load(run, checkpoint, device, runs_root)
+        translator.cfg.decode = override_decode(translator.cfg.decode, decode)
         if attention or show_attention or align:
             from nmt.attention_maps import check_layer_head, explain
             from nmt.plots import draw_explanations
@@ -145,14 +168,30 @@ def _write(lines: list[str], output: Path | None) -> None:
         sys.stdout.write(payload)
 
 
+RunArg = Annotated[Optional[str], typer.Argument(
+    help="A run directory or a run's name (the same as --run; default: the newest run).", show_default=False)]
+
+
+def _one_run(positional: str | None, option: str | None, runs_root: str = DEFAULT_RUNS_ROOT) -> Path:
+    """The run named by ``--run`` or the older positional spelling (not both), else the newest run."""
+    from nmt.run import resolve_run
+
+    if positional is not None and option is not None and positional != option:
+        raise NmtError(f"the run is given twice ({positional} and --run {option}); give it once")
+    return resolve_run(option or positional, runs_root)
+
+
 @app.command()
 def export(
-    run_dir: Annotated[Path, typer.Argument(help="A run directory made by `nmt train`.")],
-    out_dir: Annotated[Optional[Path], typer.Argument(help="Output folder (default: RUN_DIR/ctranslate2).")] = None,
+    run_dir: RunArg = None,
+    out_dir: Annotated[Optional[Path], typer.Argument(help="Output folder (default: RUN/ctranslate2).")] = None,
+    run: Run = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Output folder (the same as OUT_DIR).")] = None,
     fmt: Annotated[str, typer.Option("--format", help="Export format: ctranslate2.")] = "ctranslate2",
     quantization: Annotated[Optional[str], typer.Option(
         "--quantization", help="CTranslate2 weight type: int8, int16, float16, ... (default: float32).")] = None,
     checkpoint: Checkpoint = "best",
+    runs_root: RunsRoot = DEFAULT_RUNS_ROOT,
     debug: Debug = False,
 ) -> None:
     """Convert a run to another engine's format (CTranslate2), SentencePiece model(s) included."""
@@ -162,28 +201,32 @@ def export(
 
         if fmt != "ctranslate2":
             raise NmtError(f"--format {fmt!r}: only ctranslate2 is supported")
-        return export_ctranslate2(run_dir, out_dir, checkpoint, quantization)
+        if out is not None and out_dir is not None:
+            raise NmtError("the output folder is given twice (OUT_DIR and --out); give it once")
+        return export_ctranslate2(_one_run(run_dir, run, runs_root), out or out_dir, checkpoint, quantization)
 
     typer.echo(str(_guard(debug, go)))
 
 
 @app.command()
 def plot(
-    run_dir: Annotated[Path, typer.Argument(help="A run directory made by `nmt train`, or a run's name.")],
+    run_dir: RunArg = None,
+    run: Run = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="PNG (default: RUN/training.png).")] = None,
+    runs_root: RunsRoot = DEFAULT_RUNS_ROOT,
     debug: Debug = False,
 ) -> None:
     """Draw training curves (loss, validation BLEU, learning rate) from the run's metrics.jsonl."""
     from nmt.plots import plot_training
-    from nmt.run import resolve_run
 
-    path = _guard(debug, lambda: plot_training(resolve_run(run_dir), output))
+    path = _guard(debug, lambda: plot_training(_one_run(run_dir, run, runs_root), output))
     typer.echo(str(path))
 
 
 @app.command()
 def average(
-    run: Annotated[str, typer.Argument(help="A run directory or a run's name.")],
+    run_dir: RunArg = None,
+    run: Run = None,
     last: Annotated[int, typer.Option("--last", help="How many of the newest kept `last` checkpoints.")] = 5,
     runs_root: RunsRoot = DEFAULT_RUNS_ROOT,
     debug: Debug = False,
@@ -192,11 +235,10 @@ def average(
 
     def go() -> Path:
         from nmt.checkpoint import average_checkpoints
-        from nmt.run import resolve_run
 
         if last < 1:
             raise NmtError(f"--last {last}: average at least 1 checkpoint")
-        return average_checkpoints(resolve_run(run, runs_root), last)
+        return average_checkpoints(_one_run(run_dir, run, runs_root), last)
 
     typer.echo(str(_guard(debug, go)))
 
@@ -210,7 +252,10 @@ def evaluate(
     checkpoint: Checkpoint = "best",
     runs_root: RunsRoot = DEFAULT_RUNS_ROOT,
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
-    device: Annotated[str, typer.Option("--device")] = "cpu",
+    device: Device = "auto",
+    length_penalty: LengthPenalty = None,
+    batch_size: BatchSize = None,
+    sets: DecodeSets = None,
     corpus: Annotated[Optional[str], typer.Option(
         "--corpus", help="Another named corpus's test sets (tatoeba, multi30k), in the run's languages.")] = None,
     debug: Debug = False,
@@ -225,7 +270,10 @@ def evaluate(
             raise NmtError("--hyp and --ref go together: give both, or neither to decode the run's test sets")
         if hyp is not None and ref is not None:
             return {str(hyp): score_files(hyp, ref)}
+        from nmt.config import override_decode
+
         translator = Translator.load(run, checkpoint, device, runs_root)
+        translator.cfg.decode = override_decode(translator.cfg.decode, _decode_sets(sets, length_penalty, batch_size))
         return evaluate_run(translator, beam, translator.run_dir / "eval", corpus)
 
     results = _guard(debug, go)

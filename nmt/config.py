@@ -205,7 +205,7 @@ class DecodeConfig:
 class Config:
     """The whole run: each component receives only its own section."""
 
-    name: str = "tatoeba-en-de"  # run directory: <runs_root>/<name>
+    name: str = "tatoeba-en-de"  # run directory: <runs_root>/<name> (from a file: its name, unless it sets one)
     runs_root: str = DEFAULT_RUNS_ROOT
     model: ModelConfig = field(default_factory=ModelConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
@@ -246,6 +246,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     if path is not None:
         source = str(path)
         raw = read_yaml(Path(path))
+        raw.setdefault("name", Path(path).stem)  # two recipes without a name never share a run directory
         preset = raw.pop("preset", None)
         if preset is not None:
             raw = _deep_merge(read_yaml(_find_preset(str(preset), Path(path))), raw)
@@ -259,6 +260,19 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     except ConfigError as err:
         raise ConfigError(f"{source}: {err}") from None
     return cfg
+
+
+def override_decode(base: DecodeConfig, overrides: list[str]) -> DecodeConfig:
+    """``base`` with ``decode.KEY=VALUE`` overrides (translate and eval take decode settings only), validated."""
+    raw: dict[str, Any] = {"decode": dataclasses.asdict(base)}
+    for item in overrides:
+        if not item.startswith("decode."):
+            raise ConfigError(f"--set {item!r}: translate and eval change decode settings only: --set "
+                              "decode.KEY=VALUE (beam_size, length_penalty, max_len_a, max_len_b, batch_size)")
+        _apply_override(raw, item)
+    decode = from_dict(DecodeConfig, raw["decode"], "decode.")
+    decode.validate()
+    return decode
 
 
 def read_yaml(path: Path) -> dict[str, Any]:

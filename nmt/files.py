@@ -64,7 +64,7 @@ class RunLock:
             os.close(fd)
             if err.errno in (errno.EWOULDBLOCK, errno.EACCES):
                 raise NmtError(f"{self.path.parent}: already being trained by {owner}; wait for it to finish, "
-                               "stop it, or train into another --run-dir") from None
+                               "stop it, or train into another --run") from None
             raise
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()}\n".encode(), 0)
@@ -87,4 +87,4 @@ def check_writable(folder: Path) -> None:
         os.unlink(probe)
     except OSError as err:
         raise NmtError(f"{folder}: cannot write the run directory ({err.strerror or err}); choose a writable "
-                       "--run-dir or runs_root") from None
+                       "--run or runs_root") from None

@@ -30,6 +30,19 @@ class Run:
     dir: Path
 
 
+def pick_device(name: str | torch.device, key: str = "--device") -> torch.device:
+    """``auto`` is CUDA when there is a GPU, else the CPU; asking for CUDA without one is a user error."""
+    name = str(name)
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise NmtError(f"{key}: '{name}' requested but no CUDA device is available; use auto or cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise NmtError(f"{key}: '{name}' is not a device; use auto, cpu, cuda or cuda:N") from None
+
+
 def resolve_run(run: str | Path | None, runs_root: str = DEFAULT_RUNS_ROOT) -> Path:
     """A run directory from a path or a run name; by default the newest run under ``runs_root``."""
     if run is not None:
@@ -54,7 +67,8 @@ def mark_latest(run_dir: Path) -> None:
 def load_run(run: str | Path | None = None, checkpoint: str | None = "best", device: str | torch.device = "cpu",
              runs_root: str = DEFAULT_RUNS_ROOT) -> Run:
     """Config, tokenizer and the ``checkpoint`` weights (best, last or averaged) of a run, the newest run when
-    ``run`` is None; ``checkpoint=None`` loads no model (for engines that bring their own weights)."""
+    ``run`` is None, on ``device`` (``auto``: CUDA when present); ``checkpoint=None`` loads no model (for engines
+    that bring their own weights)."""
     run_dir = resolve_run(run, runs_root)
     if checkpoint is not None and checkpoint not in CHECKPOINTS:
         raise NmtError(f"--checkpoint {checkpoint!r}: choose one of {', '.join(CHECKPOINTS)}")
@@ -68,5 +82,5 @@ def load_run(run: str | Path | None = None, checkpoint: str | None = "best", dev
     if checkpoint is not None:
         model = Transformer(cfg.model, tok.src_vocab_size, tok.tgt_vocab_size)
         load_weights(checkpoint_dir(run_dir, checkpoint), model)
-        model = model.to(torch.device(device)).eval()
+        model = model.to(pick_device(device)).eval()
     return Run(cfg, tok, model, run_dir)

@@ -46,7 +46,7 @@ from nmt.model import Transformer
 from nmt.pairs import ArrowPairs
 from nmt.prepare import prepare
 from nmt.progress import MetricsLog, TrainProgress
-from nmt.run import mark_latest, resolve_run
+from nmt.run import mark_latest, pick_device, resolve_run
 from nmt.tokenizer import Tokenizer
 from nmt.translate import search_options, translate_lines
 
@@ -122,14 +122,6 @@ class StopSignals:
     def __exit__(self, *exc: object) -> None:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise NmtError(f"train.device: '{name}' requested but no CUDA device is available; use auto or cpu")
-    return torch.device(name)
 
 
 def learning_rate(step: int, cfg: TrainConfig, total: int = 0) -> float:
@@ -228,7 +220,7 @@ class Trainer:
 
     def __init__(self, cfg: Config, run_dir: Path, console: Console | None = None) -> None:
         self.cfg, self.run_dir = cfg, run_dir
-        device = pick_device(cfg.train.device)
+        device = pick_device(cfg.train.device, "train.device")
         self.dist = distributed.init(device)
         self.device = distributed.pick_local_device(device, self.dist)
         self.console = console or Console(stderr=True, quiet=not self.dist.main)

@@ -15,7 +15,7 @@ from nmt.constants import DEFAULT_RUNS_ROOT, EOS_ID
 from nmt.data import pad
 from nmt.errors import NmtError
 from nmt.model import Transformer
-from nmt.run import load_run
+from nmt.run import load_run, pick_device
 from nmt.search import Hypothesis, beam_search, greedy_search
 from nmt.tokenizer import Tokenizer
 
@@ -98,11 +98,12 @@ class Translator:
     run_dir: Path
 
     @classmethod
-    def load(cls, run: str | Path | None = None, checkpoint: str = "best", device: str = "cpu",
+    def load(cls, run: str | Path | None = None, checkpoint: str = "best", device: str = "auto",
              runs_root: str = DEFAULT_RUNS_ROOT) -> Translator:
+        """The run's ``checkpoint`` on ``device`` (``auto``: CUDA when present, else the CPU)."""
         loaded = load_run(run, checkpoint, device, runs_root)
         assert loaded.model is not None
-        return cls(loaded.config, loaded.model, loaded.tokenizer, torch.device(device), loaded.dir)
+        return cls(loaded.config, loaded.model, loaded.tokenizer, pick_device(device), loaded.dir)
 
     def options(self, beam_size: int | None = None, **decode: float) -> dict[str, Any]:
         """Search options: the run's decode settings, ``decode`` overriding DecodeConfig fields (length_penalty,

@@ -101,3 +101,11 @@ def test_a_config_named_like_its_preset_finds_the_preset(tmp_path):
     (tmp_path / "tiny.yaml").write_text("preset: tiny\nname: mine\ntrain:\n  max_steps: 3\n")
     cfg = load_config(tmp_path / "tiny.yaml")
     assert cfg.name == "mine" and cfg.model.d_model == 64 and cfg.train.max_steps == 3
+
+
+def test_a_config_without_a_name_trains_into_a_run_named_after_its_file(tmp_path):
+    (tmp_path / "my-recipe.yaml").write_text("preset: tiny\n")
+    (tmp_path / "named.yaml").write_text("name: chosen\n")
+    assert load_config(tmp_path / "my-recipe.yaml").name == "my-recipe"
+    assert load_config(tmp_path / "named.yaml").name == "chosen"
+    assert load_config(tmp_path / "my-recipe.yaml", ["name=other"]).name == "other"

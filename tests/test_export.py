@@ -28,7 +28,7 @@ def test_exported_model_gives_nmt_greedy_outputs(run_dir):
     run, folder = run_dir
     out = export_ctranslate2(run)
     assert (out / "model.bin").is_file() and (out / "spm.model").is_file()
-    translator = Translator.load(run)
+    translator = Translator.load(run, device="cpu")  # CTranslate2 runs on the CPU here: compare like with like
     lines = (folder / "valid.en").read_text().splitlines() + (folder / "train.en").read_text().splitlines()[:70]
     ours = translator(lines, beam_size=1)
     theirs = CT2Translator(load_run(run, None)).translate(lines, beam_size=1)
@@ -68,7 +68,7 @@ def test_both_engines_agree_at_the_length_limit_and_with_beams(fixture, beam, re
 
     run, folder = request.getfixturevalue(fixture)
     export_ctranslate2(run)
-    translator = Translator.load(run)
+    translator = Translator.load(run, device="cpu")  # CTranslate2 runs on the CPU here: compare like with like
     lines = (folder / "valid.en").read_text().splitlines() + (folder / "train.en").read_text().splitlines()[:20]
     ours = translator(lines, beam_size=beam)
     theirs = CT2Translator(load_run(run, None)).translate(lines, beam_size=beam)

@@ -86,7 +86,7 @@ def imported(marian, tmp_path_factory):
     folder = marian[0]
     run = tmp_path_factory.mktemp("runs") / "opus-mt-en-de"
     assert import_marian(str(folder), run, "en", "de") == run
-    return Translator.load(run)
+    return Translator.load(run, device="cpu")  # transformers and CTranslate2 run on the CPU here
 
 
 def _hf_generate(marian, lines: list[str], beams: int) -> list[list[int]]:

@@ -69,7 +69,8 @@ def test_existing_models_are_reused_and_special_ids_checked(tmp_path):
     again = Tokenizer.from_config(TokenizerConfig(model=str(tmp_path / "spm.model")))
     assert again.encode_src(["the cat"]) == tok.encode_src(["the cat"])
     spm.SentencePieceTrainer.train(sentence_iterator=iter(SRC + TGT), model_prefix=str(tmp_path / "other"),
-                                   vocab_size=60, hard_vocab_limit=False, minloglevel=2)  # SentencePiece's own ids: <unk> 0, <s> 1, </s> 2
+                                   vocab_size=60, hard_vocab_limit=False, minloglevel=2)
+    # SentencePiece's own ids (<unk> 0, <s> 1, </s> 2), not nmt's
     with pytest.raises(NmtError, match=r"tokenizer.model: .*other.model: special ids \(pad, unk, bos, eos\)"):
         Tokenizer.from_config(TokenizerConfig(model=str(tmp_path / "other.model")))
     with pytest.raises(NmtError, match="tokenizer.src_model: .*missing"):

@@ -82,3 +82,39 @@ def test_decode_options_are_validated(run_dir):
         translator.translate(["w1 w2"], beam_size=3, length_penalty=-0.5)
     with pytest.raises(NmtError, match="decode.batch_size: must be at least 1"):
         translator.translate(["w1 w2"], batch_size=0)
+
+
+def test_translate_and_eval_take_decode_settings_from_the_command_line(run_dir):
+    """`--set decode.KEY=VALUE`, `--length-penalty` and `--batch-size` change this call's decoding only."""
+    args = ["translate", "--run", str(run_dir), "w1 w2 w3 w4 w5", "-b", "2"]
+    short = runner.invoke(app, [*args, "--set", "decode.max_len_a=0", "--set", "decode.max_len_b=2"])
+    assert short.exit_code == 0, short.output
+    assert len(short.stdout.split()) <= 1  # at most one piece before the forced </s>
+    assert runner.invoke(app, [*args, "--length-penalty", "0", "--batch-size", "1"]).exit_code == 0
+    assert "max_len_b: 10" in (run_dir / "config.yaml").read_text()  # the run's config is untouched
+    for bad, needle in ((["--set", "model.heads=2"], "decode settings only"),
+                        (["--length-penalty", "-1"], "decode.length_penalty: must be zero"),
+                        (["--set", "decode.beam_sise=2"], "did you mean 'decode.beam_size'")):
+        result = runner.invoke(app, [*args, *bad])
+        assert result.exit_code == 2 and needle in result.stderr, result.output
+    result = runner.invoke(app, ["eval", "--run", str(run_dir), "-b", "1", "--set", "decode.max_len_b=1",
+                                 "--set", "decode.max_len_a=0", "--json"])
+    assert result.exit_code == 0, result.output
+    assert '"bleu"' in result.stdout
+
+
+def test_every_command_names_a_run_with_run(run_dir, tmp_path):
+    """`--run` on every command; the older spellings (train's --run-dir, positional RUN) still work."""
+    result = runner.invoke(app, ["plot", "--run", str(run_dir), "-o", str(tmp_path / "curves.png")])
+    assert result.exit_code == 0 and (tmp_path / "curves.png").is_file(), result.output
+    result = runner.invoke(app, ["plot", str(run_dir), "--run", str(tmp_path)])
+    assert result.exit_code == 2 and "given twice" in result.stderr
+    result = runner.invoke(app, ["average", "--run", str(run_dir), "--last", "1"])
+    assert result.exit_code == 0 and (run_dir / "checkpoints" / "averaged").is_dir(), result.output
+    pytest.importorskip("ctranslate2")
+    result = runner.invoke(app, ["export", "--run", str(run_dir), "--out", str(tmp_path / "ct2")])
+    assert result.exit_code == 0 and (tmp_path / "ct2" / "model.bin").is_file(), result.output
+    config = (run_dir / "config.yaml").read_text().replace("max_steps: 40", "max_steps: 2")
+    (tmp_path / "cfg.yaml").write_text(config.replace("valid_every: 40", "valid_every: 2"))
+    result = runner.invoke(app, ["train", str(tmp_path / "cfg.yaml"), "--run", str(tmp_path / "again")])
+    assert result.exit_code == 0 and (tmp_path / "again" / "checkpoints" / "last").is_dir(), result.output
