@@ -31,12 +31,15 @@ DecodeSets = Annotated[Optional[list[str]], typer.Option(
     "--set", help="A decode setting for this call: --set decode.max_len_b=20 (repeatable).")]
 
 
-def _decode_sets(sets: list[str] | None, length_penalty: float | None, batch_size: int | None) -> list[str]:
-    """``--set`` items plus the common decode options spelled as ``decode.KEY=VALUE``."""
-    out = list(sets or [])
-    out += [f"decode.length_penalty={length_penalty}"] if length_penalty is not None else []
-    out += [f"decode.batch_size={batch_size}"] if batch_size is not None else []
-    return out
+def _decode(cfg: Any, sets: list[str] | None, length_penalty: float | None, batch_size: int | None) -> None:
+    """Apply this call's decode settings to a loaded run's ``cfg`` (``--set decode.KEY=VALUE`` items plus the
+    common options); the run's config file is not touched."""
+    from nmt.config import override_decode
+
+    items = list(sets or [])
+    items += [f"decode.length_penalty={length_penalty}"] if length_penalty is not None else []
+    items += [f"decode.batch_size={batch_size}"] if batch_size is not None else []
+    cfg.decode = override_decode(cfg.decode, items)
 
 
 def _guard(debug: bool, fn: Callable[[], T]) -> T:
@@ -118,12 +121,10 @@ def translate(
     """Translate sentences with a trained run: one output line per input line."""
 
     def go() -> None:
-        from nmt.config import override_decode
         from nmt.translate import Translator, read_input
 
         if engine not in ("nmt", "ctranslate2"):
             raise NmtError(f"--engine {engine!r}: choose nmt or ctranslate2")
-        decode = _decode_sets(sets, length_penalty, batch_size)
         lines = list(text) if text else read_input(input)
         if engine == "ctranslate2":
             from nmt.export import CT2Translator
@@ -132,11 +133,11 @@ def translate(
             if attention or show_attention or align or n_best > 1:
                 raise NmtError("--engine ctranslate2 gives translations only; drop --attention/--align/--n-best")
             loaded = load_run(run, None, runs_root=runs_root)
-            loaded.config.decode = override_decode(loaded.config.decode, decode)
+            _decode(loaded.config, sets, length_penalty, batch_size)
             out = CT2Translator(loaded).translate(lines, beam)
             return _write(out, output)
         translator = Translator.load(run, checkpoint, device, runs_root)
-        translator.cfg.decode = override_decode(translator.cfg.decode, decode)
+        _decode(translator.cfg, sets, length_penalty, batch_size)
         if attention or show_attention or align:
             from nmt.attention_maps import check_layer_head, explain
             from nmt.plots import draw_explanations
@@ -270,10 +271,8 @@ def evaluate(
             raise NmtError("--hyp and --ref go together: give both, or neither to decode the run's test sets")
         if hyp is not None and ref is not None:
             return {str(hyp): score_files(hyp, ref)}
-        from nmt.config import override_decode
-
         translator = Translator.load(run, checkpoint, device, runs_root)
-        translator.cfg.decode = override_decode(translator.cfg.decode, _decode_sets(sets, length_penalty, batch_size))
+        _decode(translator.cfg, sets, length_penalty, batch_size)
         return evaluate_run(translator, beam, translator.run_dir / "eval", corpus)
 
     results = _guard(debug, go)

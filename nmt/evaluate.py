@@ -45,10 +45,7 @@ def evaluate_run(translator: Translator, beam_size: int | None = None, hyp_dir: 
     """Decode each of the run's test sets (or those of the named ``corpus``, in the run's languages) and score
     it; hypotheses are also written to ``hyp_dir`` if given."""
     d = translator.cfg.data
-    if corpus is not None:
-        splits = load_splits(corpus, d.src_lang, d.tgt_lang, d.root, None, None, {})
-    else:
-        splits = load_splits(d.corpus, d.src_lang, d.tgt_lang, d.root, None, None, d.test)
+    splits = load_splits(corpus or d.corpus, d.src_lang, d.tgt_lang, d.root, None, None, {} if corpus else d.test)
     if not splits.tests:
         raise NmtError(f"{translator.run_dir}: the run's config names no test set; set data.test or score "
                        "files with --hyp and --ref")

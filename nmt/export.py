@@ -153,7 +153,6 @@ class CT2Translator:
         for i, limit in zip(todo, limits.tolist()):
             by_limit.setdefault(limit, []).append(i)
         k = d.beam_size
-        vocab = {piece: i for i, piece in enumerate(tok.tgt_vocab())}
         for limit, group in by_limit.items():
             if limit == 1:  # room for </s> only
                 continue
@@ -167,7 +166,7 @@ class CT2Translator:
                 min_decoding_length=min(min_len, limit - 1), return_scores=True, return_end_token=True)
             for i, src, result in zip(group, pieces, results):
                 best = result.hypotheses[0] if k == 1 else self._best(src, result, k, limit, d.length_penalty)
-                out[i] = tok.decode_tgt([[vocab[t] for t in best if t != EOS]])[0]
+                out[i] = tok.tgt.decode([t for t in best if t != EOS]).strip()
         return out
 
     def _best(self, src: list[str], result: Any, k: int, limit: int, alpha: float) -> list[str]:  # noqa: ANN401

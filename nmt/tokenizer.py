@@ -108,19 +108,15 @@ class Tokenizer:
         """Every target piece, by id."""
         return self.tgt_pieces(range(self.tgt_vocab_size))
 
-    def files(self) -> dict[str, bytes]:
-        """What ``save`` writes: file name -> content."""
-        out = ({SPM_JOINT: self.src.serialized_model_proto()} if self.joint else
-               {SPM_SRC: self.src.serialized_model_proto(), SPM_TGT: self.tgt.serialized_model_proto()})
-        if self.table is not None:
-            out[VOCAB_FILE] = json.dumps(self.table, ensure_ascii=False, indent=0).encode("utf-8")
-        return out
-
     def save(self, run_dir: Path) -> None:
         """Write the model file(s) (and id table) into ``run_dir`` atomically."""
         from nmt.files import atomic_write_bytes
 
-        for name, data in self.files().items():
+        files = ({SPM_JOINT: self.src.serialized_model_proto()} if self.joint else
+                 {SPM_SRC: self.src.serialized_model_proto(), SPM_TGT: self.tgt.serialized_model_proto()})
+        if self.table is not None:
+            files[VOCAB_FILE] = json.dumps(self.table, ensure_ascii=False, indent=0).encode("utf-8")
+        for name, data in files.items():
             atomic_write_bytes(run_dir / name, data)
 
     @classmethod
@@ -208,9 +204,9 @@ def _train(cfg: TokenizerConfig, sentences: Iterator[str], seed: int) -> spm.Sen
 
 def show_pieces(tok: Tokenizer, lines: Sequence[str], side: str = "src", ids: bool = False) -> list[str]:
     """`nmt tokenizer encode`: each line as space-separated pieces (or ids), without </s>."""
-    encoded = tok.encode_src(lines) if side == "src" else [x + [EOS_ID] for x in tok.encode_tgt(lines)]
+    encoded = [x[:-1] for x in tok.encode_src(lines)] if side == "src" else tok.encode_tgt(lines)
     pieces = tok.src_pieces if side == "src" else tok.tgt_pieces
-    return [" ".join(map(str, x[:-1])) if ids else " ".join(pieces(x[:-1])) for x in encoded]
+    return [" ".join(map(str, x)) if ids else " ".join(pieces(x)) for x in encoded]
 
 
 def join_pieces(tok: Tokenizer, lines: Sequence[str], side: str = "tgt") -> list[str]:
