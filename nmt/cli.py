@@ -98,7 +98,8 @@ def translate(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
     run: Run = None,
     beam: Beam = None,
-    n_best: Annotated[int, typer.Option("--n-best", help="Print N hypotheses per line: 'i ||| text ||| score'.")] = 1,
+    n_best: Annotated[int, typer.Option("--n-best", help=(
+        "N hypotheses per line, as Moses/Marian write them: 'i ||| text ||| F0= log-prob ||| score'."))] = 1,
     checkpoint: Checkpoint = "best",
     runs_root: RunsRoot = DEFAULT_RUNS_ROOT,
     device: Device = "auto",
@@ -121,11 +122,11 @@ def translate(
     """Translate sentences with a trained run: one output line per input line."""
 
     def go() -> None:
-        from nmt.translate import Translator, read_input
+        from nmt.stream import translate_input
+        from nmt.translate import Translator, moses_nbest
 
         if engine not in ("nmt", "ctranslate2"):
             raise NmtError(f"--engine {engine!r}: choose nmt or ctranslate2")
-        lines = list(text) if text else read_input(input)
         if engine == "ctranslate2":
             from nmt.export import CT2Translator
             from nmt.run import load_run
@@ -134,8 +135,10 @@ def translate(
                 raise NmtError("--engine ctranslate2 gives translations only; drop --attention/--align/--n-best")
             loaded = load_run(run, None, runs_root=runs_root)
             _decode(loaded.config, sets, length_penalty, batch_size)
-            out = CT2Translator(loaded).translate(lines, beam)
-            return _write(out, output)
+            ct2 = CT2Translator(loaded)
+            translate_input(lambda chunk, _: ct2.translate(chunk, beam), text, input, output,
+                            loaded.config.decode.batch_size)
+            return
         translator = Translator.load(run, checkpoint, device, runs_root)
         _decode(translator.cfg, sets, length_penalty, batch_size)
         if attention or show_attention or align:
@@ -144,29 +147,59 @@ def translate(
 
             check_layer_head(translator, attention_kind, layer, head)  # type: ignore[arg-type]
             cross = attention_kind == "cross"  # the alignment reads the layer/head asked for when drawing cross
-            items = explain(translator, lines, beam, layer if cross else -1, head if cross else None)
-            draw_explanations(items, attention_kind, layer, head, attention, all_heads,  # type: ignore[arg-type]
-                              Console(stderr=True) if show_attention else None)
-            out = [f"{item.translation} ||| {item.pharaoh}" if align else item.translation for item in items]
+            console = Console(stderr=True) if show_attention else None
+
+            def chunk_out(chunk: list[str], first: int) -> list[str]:
+                items = explain(translator, chunk, beam, layer if cross else -1, head if cross else None)
+                draw_explanations(items, attention_kind, layer, head, attention, all_heads,  # type: ignore[arg-type]
+                                  console, first)
+                return [f"{item.translation} ||| {item.pharaoh}" if align else item.translation for item in items]
         elif n_best > 1:
-            out = [f"{i} ||| {t} ||| {s:.4f}" for i, nb in enumerate(translator.translate(lines, beam, n_best))
-                   for t, s in nb]
+            translator.translate([], beam, n_best)  # --n-best checked against the beam before any input is read
+
+            def chunk_out(chunk: list[str], first: int) -> list[str]:
+                return moses_nbest(translator.translate(chunk, beam, n_best), first)
         else:
-            out = [nb[0][0] for nb in translator.translate(lines, beam)]
-        _write(out, output)
+
+            def chunk_out(chunk: list[str], first: int) -> list[str]:
+                return translator(chunk, beam)
+        translate_input(chunk_out, text, input, output, translator.cfg.decode.batch_size)
 
     _guard(debug, go)
 
 
-def _write(lines: list[str], output: Path | None) -> None:
-    """One line each, to ``output`` (atomically) or stdout."""
-    from nmt.files import atomic_write_text
+@app.command()
+def serve(
+    run: Run = None,
+    checkpoint: Checkpoint = "best",
+    host: Annotated[str, typer.Option("--host", help="Address to listen on (0.0.0.0: every interface).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
+    device: Device = "auto",
+    runs_root: RunsRoot = DEFAULT_RUNS_ROOT,
+    length_penalty: LengthPenalty = None,
+    batch_size: BatchSize = None,
+    sets: DecodeSets = None,
+    max_lines: Annotated[int, typer.Option("--max-lines", help="Lines per request (413 past it).")] = 64,
+    max_chars: Annotated[int, typer.Option("--max-chars", help="Characters per line (413 past it).")] = 1000,
+    max_beam: Annotated[int, typer.Option("--max-beam", help="Largest beam_size / n_best a request may ask.")] = 8,
+    queue_size: Annotated[int, typer.Option("--queue-size", help="Requests waiting (503 past it).")] = 128,
+    batch_wait_ms: Annotated[float, typer.Option(
+        "--batch-wait-ms", help="How long a request waits for others to be batched with it.")] = 5.0,
+    debug: Debug = False,
+) -> None:
+    """Serve a run over HTTP: POST /translate {"text": ...}, GET /health (pip install -e ".[serve]")."""
 
-    payload = "".join(line + "\n" for line in lines)
-    if output is not None:
-        atomic_write_text(output, payload)
-    else:
-        sys.stdout.write(payload)
+    def go() -> None:
+        from nmt.serve import Limits, serve
+        from nmt.translate import Translator
+
+        limits = Limits(max_lines, max_chars, max_beam, queue_size, batch_wait_ms=batch_wait_ms)
+        limits.validate()
+        translator = Translator.load(run, checkpoint, device, runs_root)
+        _decode(translator.cfg, sets, length_penalty, batch_size)
+        serve(translator, host, port, limits)
+
+    _guard(debug, go)
 
 
 RunArg = Annotated[Optional[str], typer.Argument(
@@ -355,11 +388,11 @@ def tokenizer_train(
 
 def _tokenizer_lines(text: list[str] | None, run: str | None, side: str, runs_root: str):  # noqa: ANN202
     from nmt.run import load_run
-    from nmt.translate import read_input
+    from nmt.stream import iter_lines
 
     if side not in ("src", "tgt"):
         raise NmtError(f"--side {side!r}: choose src or tgt")
-    return load_run(run, None, runs_root=runs_root).tokenizer, list(text) if text else read_input(None)
+    return load_run(run, None, runs_root=runs_root).tokenizer, list(text) if text else list(iter_lines(None))
 
 
 @tokenizer_app.command("encode")
@@ -378,7 +411,7 @@ def tokenizer_encode(
         tok, lines = _tokenizer_lines(text, run, side, runs_root)
         return show_pieces(tok, lines, side, ids)
 
-    _write(_guard(debug, go), None)
+    sys.stdout.write("".join(line + "\n" for line in _guard(debug, go)))
 
 
 @tokenizer_app.command("decode")
@@ -396,7 +429,7 @@ def tokenizer_decode(
         tok, lines = _tokenizer_lines(text, run, side, runs_root)
         return join_pieces(tok, lines, side)
 
-    _write(_guard(debug, go), None)
+    sys.stdout.write("".join(line + "\n" for line in _guard(debug, go)))
 
 
 def main() -> None:

@@ -20,8 +20,15 @@ import yaml
 from nmt.constants import BOS_ID, DEFAULT_RUNS_ROOT, PAD_ID
 from nmt.errors import NmtError
 
-REPO_CONFIGS = Path(__file__).resolve().parent.parent / "configs"
-DEFAULT_CONFIG = REPO_CONFIGS / "tatoeba-en-de.yaml"
+
+def _shipped_configs() -> Path:
+    """The recipes and presets: nmt/configs in an installed wheel, configs/ beside nmt/ in a source checkout."""
+    here = Path(__file__).resolve().parent
+    return here / "configs" if (here / "configs").is_dir() else here.parent / "configs"
+
+
+SHIPPED_CONFIGS = _shipped_configs()
+DEFAULT_CONFIG = SHIPPED_CONFIGS / "tatoeba-en-de.yaml"
 
 
 class ConfigError(NmtError):
@@ -243,6 +250,9 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     raw: dict[str, Any] = {}
     if path is None and DEFAULT_CONFIG.exists():
         path = DEFAULT_CONFIG
+    if path is not None and not Path(path).is_file() and Path(path).parent in (Path(), Path("configs")) and \
+            (SHIPPED_CONFIGS / Path(path).name).is_file():
+        path = SHIPPED_CONFIGS / Path(path).name  # `configs/NAME.yaml` works outside a checkout too
     if path is not None:
         source = str(path)
         raw = read_yaml(Path(path))
@@ -303,11 +313,11 @@ def save_config(cfg: Config, path: Path) -> None:
 
 
 def _find_preset(name: str, config_path: Path) -> Path:
-    for folder in (config_path.parent / "presets", config_path.parent, REPO_CONFIGS / "presets"):
+    for folder in (config_path.parent / "presets", config_path.parent, SHIPPED_CONFIGS / "presets"):
         candidate = folder / f"{name}.yaml"
         if candidate.is_file() and candidate.resolve() != config_path.resolve():  # never the config itself
             return candidate
-    known = sorted(p.stem for p in (REPO_CONFIGS / "presets").glob("*.yaml"))
+    known = sorted(p.stem for p in (SHIPPED_CONFIGS / "presets").glob("*.yaml"))
     raise ConfigError(f"{config_path}: preset: unknown preset '{name}'; choose one of {known}")
 
 

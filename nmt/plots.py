@@ -133,10 +133,11 @@ def plot_training(run_dir: Path, path: Path | None = None) -> Path:
 
 
 def draw_explanations(items: list[Explanation], kind: Kind, layer: int = -1, head: int | None = None,
-                      png: Path | None = None, all_heads: bool = False, console: Console | None = None) -> None:
-    """For each explained line: a heatmap to ``png`` (NAME.png, NAME-2.png, ... by line number) and/or the table
-    on ``console``. Empty lines get neither."""
-    for number, item in enumerate(items, 1):
+                      png: Path | None = None, all_heads: bool = False, console: Console | None = None,
+                      first: int = 0) -> None:
+    """For each explained line: a heatmap to ``png`` (NAME.png, NAME-2.png, ... by line number, the first item
+    being input line ``first + 1``) and/or the table on ``console``. Empty lines get neither."""
+    for number, item in enumerate(items, first + 1):
         if item.maps is None:
             continue
         if png is not None:

@@ -24,6 +24,7 @@ from nmt.constants import EOS_ID, PAD_ID
 class Hypothesis:
     tokens: list[int]  # output ids, without <s> and </s>
     score: float  # greedy: sum of log-probabilities; beam: that sum / length penalty
+    log_prob: float  # sum of log-probabilities, </s> included (the model's score before any length penalty)
 
 
 class SearchModel(Protocol):
@@ -91,7 +92,7 @@ def greedy_search(
             cache.reorder(keep)
             active, nxt = active[keep], nxt[keep]
         last = nxt
-    return [Hypothesis(_strip(row), float(s)) for row, s in zip(out.tolist(), scores.tolist())]
+    return [Hypothesis(_strip(row), float(s), float(s)) for row, s in zip(out.tolist(), scores.tolist())]
 
 
 @torch.inference_mode()
@@ -134,9 +135,9 @@ def beam_search(
         if bool(ends.any()):
             for i, j in ends.nonzero().tolist():
                 toks = history[rows[i, j]].tolist()
-                norm = float(top_val[i, j]) / length_penalty(len(toks) + 1, alpha)
+                total = float(top_val[i, j])
                 sentence = int(active[i])
-                finished[sentence].append(Hypothesis(toks, norm))
+                finished[sentence].append(Hypothesis(toks, total / length_penalty(len(toks) + 1, alpha), total))
                 if len(finished[sentence]) >= n_best:
                     nth_best[sentence] = sorted(h.score for h in finished[sentence])[-n_best]
             n_done.index_add_(0, active, ends.sum(dim=1))

@@ -6,7 +6,7 @@ import dataclasses
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
@@ -62,13 +62,29 @@ def search_lines(
     return src_ids, hyps
 
 
-def translate_lines(
-    model: Transformer, tok: Tokenizer, lines: list[str], **search: Any
-) -> list[list[tuple[str, float]]]:
-    """(text, score) n-best lists, in input order; an empty line gives [("", 0.0)]. Options as :func:`search_lines`."""
+class Translation(NamedTuple):
+    """One hypothesis: its text, the search's score (beam: log-probability / GNMT length penalty; greedy: the
+    log-probability) and the log-probability (the sum over output tokens, </s> included)."""
+
+    text: str
+    score: float
+    log_prob: float
+
+
+def translate_lines(model: Transformer, tok: Tokenizer, lines: list[str], **search: Any) -> list[list[Translation]]:
+    """n-best lists, in input order; an empty line gives one empty translation scored 0. Options as
+    :func:`search_lines`."""
     _, hyps = search_lines(model, tok, lines, **search)
-    return [[(text, h.score) for text, h in zip(tok.decode_tgt([h.tokens for h in nbest]), nbest)] if nbest
-            else [("", 0.0)] for nbest in hyps]
+    texts = [tok.decode_tgt([h.tokens for h in nbest]) for nbest in hyps]
+    return [[Translation(text, h.score, h.log_prob) for text, h in zip(words, nbest)] if nbest
+            else [Translation("", 0.0, 0.0)] for words, nbest in zip(texts, hyps)]
+
+
+def moses_nbest(translations: list[list[Translation]], first: int = 0) -> list[str]:
+    """n-best lines as Moses and Marian write them: ``i ||| text ||| F0= log-probability ||| score``, ``i`` the
+    0-based input line (counted from ``first``), best first within a line."""
+    return [f"{first + i} ||| {t.text} ||| F0= {t.log_prob:.4f} ||| {t.score:.4f}"
+            for i, nbest in enumerate(translations) for t in nbest]
 
 
 def decode_settings(d: DecodeConfig, beam_size: int | None = None, **decode: float) -> DecodeConfig:
@@ -96,6 +112,7 @@ class Translator:
     tok: Tokenizer
     device: torch.device
     run_dir: Path
+    checkpoint: str = "best"
 
     @classmethod
     def load(cls, run: str | Path | None = None, checkpoint: str = "best", device: str = "auto",
@@ -103,7 +120,7 @@ class Translator:
         """The run's ``checkpoint`` on ``device`` (``auto``: CUDA when present, else the CPU)."""
         loaded = load_run(run, checkpoint, device, runs_root)
         assert loaded.model is not None
-        return cls(loaded.config, loaded.model, loaded.tokenizer, pick_device(device), loaded.dir)
+        return cls(loaded.config, loaded.model, loaded.tokenizer, pick_device(device), loaded.dir, checkpoint)
 
     def options(self, beam_size: int | None = None, **decode: float) -> dict[str, Any]:
         """Search options: the run's decode settings, ``decode`` overriding DecodeConfig fields (length_penalty,
@@ -111,9 +128,9 @@ class Translator:
         return search_options(decode_settings(self.cfg.decode, beam_size, **decode), self.device)
 
     def translate(self, lines: list[str], beam_size: int | None = None, n_best: int = 1,
-                  **decode: float) -> list[list[tuple[str, float]]]:
-        """Translate sentences; returns per line the n-best (text, score) list. ``decode`` overrides
-        DecodeConfig fields (length_penalty, max_len_a, max_len_b, batch_size)."""
+                  **decode: float) -> list[list[Translation]]:
+        """Translate sentences; returns per line the n-best list of (text, score, log_prob). ``decode``
+        overrides DecodeConfig fields (length_penalty, max_len_a, max_len_b, batch_size)."""
         options = self.options(beam_size, **decode)
         if n_best > options["beam_size"]:
             raise NmtError(f"--n-best {n_best} exceeds the beam size {options['beam_size']}; raise --beam")
@@ -122,27 +139,3 @@ class Translator:
     def __call__(self, lines: list[str], beam_size: int | None = None) -> list[str]:
         """The best translation of each line."""
         return [nbest[0][0] for nbest in self.translate(lines, beam_size)]
-
-
-def read_input(path: Path | None) -> list[str]:
-    """Sentences from a file or (``None``) stdin, one per line, empty lines kept; errors name the line."""
-    if path is None:
-        if sys.stdin.isatty():
-            raise NmtError("nothing to translate: give sentences as arguments, --input FILE, or pipe text to stdin")
-        raw, name = sys.stdin.buffer.read(), "stdin"
-    else:
-        if not path.is_file():
-            raise NmtError(f"{path}: input file not found")
-        raw, name = path.read_bytes(), str(path)
-    lines = raw.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    out = []
-    for number, line in enumerate(lines, 1):
-        if b"\0" in line:
-            raise NmtError(f"{name}: line {number}: binary data (NUL byte); give UTF-8 text")
-        try:
-            out.append(line.decode("utf-8").rstrip("\r"))
-        except UnicodeDecodeError:
-            raise NmtError(f"{name}: line {number}: not UTF-8 text; convert it (e.g. with iconv)") from None
-    return out

@@ -75,6 +75,19 @@ def write_synthetic_corpus(folder: Path, n: int = 300, seed: int = 0, reverse: b
 
 
 @pytest.fixture(scope="session")
+def synth_run(tmp_path_factory) -> Path:
+    """A run trained 40 steps on the synthetic corpus (positions: 24), once per session: for the commands that
+    use a trained run (translate, streaming, serving), not for what it has learned."""
+    from nmt.trainer import train
+
+    folder = tmp_path_factory.mktemp("synth-run")
+    cfg = folder / "cfg.yaml"
+    cfg.write_text(write_synthetic_corpus(folder) + "model:\n  max_positions: 24\n"
+                   "train:\n  max_steps: 40\n  valid_every: 40\n")
+    return train(cfg, run_dir=folder / "run").run_dir
+
+
+@pytest.fixture(scope="session")
 def reverse_model():
     """(model, held-out exact match, steps) of a tiny Transformer trained on the reverse task, once per session."""
     return train_reverse_model()

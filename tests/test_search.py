@@ -52,6 +52,7 @@ def test_beam_size_one_equals_greedy(seed):
     greedy = greedy_search(model, src, max_len_a=1.0, max_len_b=4)
     beam = beam_search(model, src, beam_size=1, max_len_a=1.0, max_len_b=4)
     assert [g.tokens for g in greedy] == [b[0].tokens for b in beam]
+    assert [g.log_prob for g in greedy] == pytest.approx([b[0].log_prob for b in beam], abs=1e-4)
     lengths = {len(g.tokens) for g in greedy}
     assert len(lengths) > 1  # hypotheses end at different steps: the test exercises finishing
 
@@ -66,8 +67,9 @@ def test_nbest_scores_are_normalised_log_probs_from_a_full_pass():
         assert [h.score for h in nbest] == sorted((h.score for h in nbest), reverse=True)
         row = src[i][src[i] != 0]
         for hyp in nbest:
-            expected = _full_log_prob(model, row, hyp.tokens) / length_penalty(len(hyp.tokens) + 1, alpha)
-            assert hyp.score == pytest.approx(expected, abs=1e-4)
+            total = _full_log_prob(model, row, hyp.tokens)
+            assert hyp.log_prob == pytest.approx(total, abs=1e-4)  # the n-best's F0
+            assert hyp.score == pytest.approx(total / length_penalty(len(hyp.tokens) + 1, alpha), abs=1e-4)
 
 
 def test_beam_finds_at_least_as_good_a_score_as_greedy():

@@ -7,20 +7,14 @@ from typer.testing import CliRunner
 
 from nmt.cli import app
 from nmt.errors import NmtError
-from nmt.trainer import train
-from nmt.translate import Translator, read_input
-from tests.conftest import write_synthetic_corpus
+from nmt.translate import Translator
 
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("translate")
-    cfg = folder / "cfg.yaml"
-    cfg.write_text(write_synthetic_corpus(folder) + "model:\n  max_positions: 24\n"
-                   "train:\n  max_steps: 40\n  valid_every: 40\n")
-    return train(cfg, run_dir=folder / "run").run_dir
+@pytest.fixture
+def run_dir(synth_run):
+    return synth_run
 
 
 def test_outputs_keep_input_order_and_empty_lines(run_dir):
@@ -37,17 +31,6 @@ def test_too_long_input_is_truncated_with_a_warning(run_dir, capsys):
     out = translator([" ".join(["w1"] * 60)], beam_size=1)
     assert len(out) == 1
     assert "truncated to model.max_positions=24" in capsys.readouterr().err
-
-
-def test_binary_and_non_utf8_input(tmp_path):
-    (tmp_path / "bin").write_bytes(b"ok\n\x00\x01\x02\n")
-    with pytest.raises(NmtError, match="line 2: binary data"):
-        read_input(tmp_path / "bin")
-    (tmp_path / "latin1").write_bytes("ok\nGr\xfc\xdfe\n".encode("latin-1"))
-    with pytest.raises(NmtError, match="line 2: not UTF-8"):
-        read_input(tmp_path / "latin1")
-    (tmp_path / "ok").write_bytes(b"a\r\n\r\nb\n")
-    assert read_input(tmp_path / "ok") == ["a", "", "b"]
 
 
 @pytest.mark.parametrize("damage,needle", [
