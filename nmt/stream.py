@@ -100,13 +100,14 @@ def chunks(lines: Iterable[str], size: int) -> Iterator[list[str]]:
         yield chunk
 
 
-def _progress(total: int | None) -> Progress:
-    """Lines done (of ``total`` when known), sentences/s and ETA, on stderr; silent unless stderr is a terminal."""
+def _progress(total: int | None, to_terminal: bool) -> Progress:
+    """Lines done (of ``total`` when known), sentences/s and ETA, on stderr; shown only when stderr is a terminal
+    and the translations are not being printed to that terminal (``to_terminal``)."""
     console = Console(stderr=True)
     return Progress(
         TextColumn("lines"), MofNCompleteColumn() if total else TextColumn("{task.completed:,}"), BarColumn(),
         TextColumn("{task.fields[rate]} sent/s"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-        console=console, disable=not console.is_terminal, transient=False,
+        console=console, disable=not console.is_terminal or to_terminal, redirect_stdout=False,
     )
 
 
@@ -137,7 +138,7 @@ def translate_stream(translate: ChunkTranslator, lines: Iterable[str], output: P
 
 def _run(translate: ChunkTranslator, lines: Iterable[str], out: IO[str], chunk_lines: int, total: int | None) -> int:
     done = 0
-    with _progress(total) as progress:
+    with _progress(total, out is sys.stdout and sys.stdout.isatty()) as progress:
         task = progress.add_task("translate", total=total, rate="-")
         start = time.perf_counter()
         for chunk in chunks(lines, chunk_lines):
