@@ -386,6 +386,10 @@ def tokenizer_train(
     typer.echo(str(folder))
 
 
+def _print(lines: list[str]) -> None:
+    sys.stdout.write("".join(line + "\n" for line in lines))
+
+
 def _tokenizer_lines(text: list[str] | None, run: str | None, side: str, runs_root: str):  # noqa: ANN202
     from nmt.run import load_run
     from nmt.stream import iter_lines
@@ -411,7 +415,7 @@ def tokenizer_encode(
         tok, lines = _tokenizer_lines(text, run, side, runs_root)
         return show_pieces(tok, lines, side, ids)
 
-    sys.stdout.write("".join(line + "\n" for line in _guard(debug, go)))
+    _print(_guard(debug, go))
 
 
 @tokenizer_app.command("decode")
@@ -429,7 +433,7 @@ def tokenizer_decode(
         tok, lines = _tokenizer_lines(text, run, side, runs_root)
         return join_pieces(tok, lines, side)
 
-    sys.stdout.write("".join(line + "\n" for line in _guard(debug, go)))
+    _print(_guard(debug, go))
 
 
 def main() -> None:

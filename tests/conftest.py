@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import time
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,16 @@ def step_losses(run: Path) -> dict[int, float]:
         if "loss" in record:
             out[record["step"]] = record["loss"]
     return out
+
+
+def wait_until(predicate, seconds: float = 30.0) -> bool:
+    """Poll ``predicate`` every 20 ms until it is true (True) or ``seconds`` have passed (False)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
 
 
 def write_synthetic_corpus(folder: Path, n: int = 300, seed: int = 0, reverse: bool = True) -> str:

@@ -6,7 +6,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
@@ -21,6 +20,7 @@ from nmt.cli import app as cli  # noqa: E402
 from nmt.errors import NmtError  # noqa: E402
 from nmt.serve import Limits, TranslatorEngine, create_app  # noqa: E402
 from nmt.translate import Translator  # noqa: E402
+from tests.conftest import wait_until  # noqa: E402
 
 runner = CliRunner()
 WORDS = [f"w{i}" for i in range(30)]
@@ -131,7 +131,7 @@ def test_a_full_queue_answers_503_and_a_failed_batch_500(translator):
         first = pool.submit(client.post, "/translate", json={"text": "a"})
         assert engine.started.wait(30)  # the model is busy with the first request
         waiting = [pool.submit(client.post, "/translate", json={"text": t}) for t in ("b", "c")]
-        assert _until(lambda: client.get("/health").json()["queued"] == 2)
+        assert wait_until(lambda: client.get("/health").json()["queued"] == 2)
         busy = client.post("/translate", json={"text": "d"})
         assert busy.status_code == 503 and "busy (2 requests waiting)" in busy.json()["error"]
         engine.release.set()
@@ -140,15 +140,6 @@ def test_a_full_queue_answers_503_and_a_failed_batch_500(translator):
         failed = client.post("/translate", json={"text": "e"})
         assert failed.status_code == 500 and failed.json()["error"] == "translation failed: RuntimeError: boom"
         assert client.post("/translate", json={"text": "f"}).json() == {"translations": [{"text": "F", "score": 0.0}]}
-
-
-def _until(predicate, seconds=30.0):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def test_health_names_the_model(translator):
@@ -174,7 +165,7 @@ def test_nmt_serve_listens_on_localhost_and_answers(synth_run, translator):
             except OSError:
                 return None
 
-        assert _until(lambda: health() is not None, 120), "the server did not come up"
+        assert wait_until(lambda: health() is not None, 120), "the server did not come up"
         request = urllib.request.Request(f"http://127.0.0.1:{port}/translate", data=b'{"text": ["w1 w2 w3", "w4"]}',
                                          headers={"content-type": "application/json"})
         with urllib.request.urlopen(request, timeout=60) as r:

@@ -8,7 +8,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 from typer.testing import CliRunner
@@ -17,6 +16,7 @@ from nmt.cli import app
 from nmt.errors import NmtError
 from nmt.stream import count_lines, iter_lines, translate_stream
 from nmt.translate import Translator
+from tests.conftest import wait_until
 
 runner = CliRunner()
 NMT = [sys.executable, "-m", "nmt"]
@@ -96,15 +96,6 @@ def test_file_in_chunks_equals_one_batch_and_nbest_counts_across_chunks(synth_ru
         assert float(f0[4:]) == pytest.approx(t.log_prob, abs=1e-4) and t.log_prob <= t.score <= 0
 
 
-def _wait_for(predicate, seconds=60.0):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_a_terminal_gets_each_line_as_soon_as_it_is_entered(synth_run):
     """stdin a terminal: the first line's translation comes back while the input is still open."""
     expected = Translator.load(synth_run, device="cpu")(["w1 w2 w3", "w4 w5"])
@@ -137,7 +128,7 @@ def test_ctrl_c_halfway_through_a_file_leaves_no_output(synth_run, tmp_path):
         def partial():  # the temporary file beside out.txt holds the first chunks
             return any(p.name.startswith(".out.txt.") and p.stat().st_size > 0 for p in tmp_path.iterdir())
 
-        assert _wait_for(partial, 120), "no partial output appeared"
+        assert wait_until(partial, 120), "no partial output appeared"
         proc.send_signal(signal.SIGINT)
         assert proc.wait(60) == 130
     finally:
