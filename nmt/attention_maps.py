@@ -140,7 +140,6 @@ class Explanation:
     translation: str
     maps: AttentionMaps | None  # None for an empty line
     alignment: list[tuple[int, int]]  # (source word, target word), 0-based
-    score: float = 0.0  # the search's score of the translation (0 for an empty line)
 
     @property
     def pharaoh(self) -> str:
@@ -175,5 +174,5 @@ def explain(translator: Translator, lines: list[str], beam_size: int | None = No
         best = nbest[0].tokens
         maps = explain_ids(translator.model, ids, best, tok.src_pieces(ids), tok.tgt_pieces(best))
         alignment = word_alignment(maps.matrix("cross", layer, head), maps.src_tokens, maps.tgt_tokens)
-        out.append(Explanation(line, tok.decode_tgt([best])[0], maps, alignment, nbest[0].score))
+        out.append(Explanation(line, tok.decode_tgt([best])[0], maps, alignment))
     return out

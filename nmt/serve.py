@@ -255,8 +255,7 @@ def create_app(engine: Engine, limits: Limits | None = None) -> FastAPI:
 
 def serve(translator: Any, host: str = "127.0.0.1", port: int = 8000, limits: Limits | None = None) -> None:  # noqa: ANN401
     """Serve a loaded :class:`~nmt.translate.Translator` over HTTP until stopped (Ctrl-C)."""
-    _need_extra()
+    app = create_app(TranslatorEngine(translator), limits)  # says how to install FastAPI and uvicorn if missing
     import uvicorn
 
-    app = create_app(TranslatorEngine(translator), limits)
     uvicorn.run(app, host=host, port=port, log_level="info")
