@@ -168,6 +168,9 @@ class TrainConfig:
     seed: int = 1
     threads: int = 0  # torch CPU threads (0: torch's default)
     compile: bool = False  # torch.compile the model and loss for training (measured: docs/benchmarks.md)
+    # forward and loss under bf16 autocast (backward outside it); auto: bf16 on CUDA, fp32 on a CPU (bf16 pays only
+    # on CPUs with native bf16 and for some shapes: docs/benchmarks.md)
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
     device: str = "auto"  # auto, cpu, cuda, cuda:1, ...
     init_from: str | None = None  # fine-tune: start from this run's weights and tokenizer (fresh optimizer, schedule)
     init_checkpoint: Literal["best", "last", "averaged"] = "best"  # which of init_from's checkpoints

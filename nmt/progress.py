@@ -67,6 +67,9 @@ class TrainProgress:
     def __exit__(self, *exc: Any) -> None:
         self.progress.stop()
 
+    def set_total(self, total: int) -> None:
+        self.progress.update(self.task, total=total)
+
     def advance(self, step: int, epoch: int) -> None:
         self.progress.update(self.task, completed=step, epoch=epoch)
 

@@ -73,6 +73,11 @@ class TrainState:
     nonfinite_steps: int = 0  # updates skipped for NaN/Inf gradients, in all
     elapsed: float = 0.0  # training seconds, over every process that trained this run
     total_steps: int = 0  # where a linear/cosine schedule reaches 0 (0: not known yet)
+    # a time budget is re-planned at every validation: the decay runs on from (decay_from, decay_done), the step of
+    # the last plan and the share of the decay behind there, to total_steps
+    decay_from: int = 0
+    decay_done: float = 0.0
+    planned_at: list[float] = dataclasses.field(default_factory=lambda: [0, 0.0])  # (step, training seconds)
     valid_seconds: float = 0.0  # of ``elapsed``, spent validating
     validations: int = 0
 
@@ -124,17 +129,25 @@ class StopSignals:
             signal.signal(sig, handler)
 
 
-def learning_rate(step: int, cfg: TrainConfig, total: int = 0) -> float:
+def learning_rate(step: int, cfg: TrainConfig, total: int = 0, decay_from: int = 0, decay_done: float = 0.0) -> float:
     """Linear warmup to ``lr`` over ``warmup_steps``, then by ``cfg.schedule``: lr * sqrt(warmup / step)
     (inverse_sqrt), or a linear or cosine decay that reaches 0 at step ``total`` (held at ``lr`` while the total
-    is not known yet: a time budget is turned into steps after the first validation past warmup)."""
+    is not known yet: a time budget is turned into steps after the first validation past warmup). A re-planned
+    total stretches the rest of the decay: from step ``decay_from``, where ``decay_done`` of it was behind."""
     step, warmup = max(step, 1), cfg.warmup_steps
     if cfg.schedule == "inverse_sqrt":
         return cfg.lr * min(step / warmup, math.sqrt(warmup / step))
     if step <= warmup:
         return cfg.lr * step / warmup
-    done = min(1.0, (step - warmup) / max(total - warmup, 1)) if total else 0.0  # share of the decay behind
+    done = decay_share(step, warmup, total, decay_from, decay_done) if total else 0.0
     return cfg.lr * (1.0 - done if cfg.schedule == "linear" else 0.5 * (1.0 + math.cos(math.pi * done)))
+
+
+def decay_share(step: int, warmup: int, total: int, decay_from: int = 0, decay_done: float = 0.0) -> float:
+    """The share of a decay to step ``total`` that is behind at ``step``; it started after ``warmup``, or was
+    re-planned at ``decay_from`` with ``decay_done`` behind."""
+    start = max(decay_from, warmup)
+    return min(1.0, decay_done + (1.0 - decay_done) * max(step - start, 0) / max(total - start, 1))
 
 
 def batch_loss(model: Transformer, batch: Batch, label_smoothing: float) -> torch.Tensor:
@@ -248,6 +261,7 @@ class Trainer:
         # fused: one kernel for all parameters, and it skips an update on the device when told found_inf
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=t.lr, betas=tuple(t.betas), eps=1e-9,
                                            weight_decay=t.weight_decay, fused=True)
+        self.bf16 = t.precision == "bf16" or (t.precision == "auto" and self.device.type == "cuda")
         self.skips = SkippedUpdates(self.device)
         self.window_skipped = 0
         self.state = TrainState()
@@ -334,13 +348,31 @@ class Trainer:
         return t.max_epochs * math.ceil(self.per_epoch / t.accumulate) if t.max_epochs and self.per_epoch else 0
 
     def _planned_total(self) -> int:
-        """Turn train.max_minutes into a step count, from this run's seconds per training step and per validation
-        so far (the final validation included), with 3% to spare; recorded in the state, so --resume keeps it."""
+        """Turn train.max_minutes into a step count, from the seconds per training step since the last plan
+        (the whole run so far at the first) and per validation (the final one included), with 3% to spare."""
         t, s = self.cfg.train, self.state
-        per_step = (s.elapsed - s.valid_seconds) / max(s.step, 1)
+        since_step, since_seconds = s.planned_at
+        per_step = (s.elapsed - s.valid_seconds - since_seconds) / max(s.step - since_step, 1)
         per_validation = s.valid_seconds / max(s.validations, 1)
         left = 60 * t.max_minutes - s.elapsed - per_validation
-        return s.step + max(0, int(0.97 * left / (per_step + per_validation / t.valid_every)))
+        return s.step + max(1, int(0.97 * left / (per_step + per_validation / t.valid_every)))
+
+    def _replan(self, progress: TrainProgress) -> None:
+        """At a validation past warmup, (re-)plan the step count of a decaying schedule under train.max_minutes
+        from the rate measured since the last plan, so that the budget is spent however the machine's speed
+        changes; the decay behind is kept and the rest stretched to the new total. All of it lives in the state,
+        so --resume goes on exactly."""
+        t, s = self.cfg.train, self.state
+        if t.schedule == "inverse_sqrt" or not t.max_minutes or self._known_total() or s.step < t.warmup_steps:
+            return
+        total = distributed.sum_int(self._planned_total() if self.dist.main else 0, self.dist)
+        if s.total_steps:
+            s.decay_done = decay_share(s.step, t.warmup_steps, s.total_steps, s.decay_from, s.decay_done)
+            s.decay_from = s.step
+        if total != s.total_steps:
+            self.console.print(f"step {s.step}: train.max_minutes={t.max_minutes} planned as {total} steps")
+            progress.set_total(total)
+        s.total_steps, s.planned_at = total, [s.step, s.elapsed - s.valid_seconds]
 
     # ------------------------------------------------------------ data
 
@@ -379,9 +411,10 @@ class Trainer:
         step, over all processes). Returns this process's summed loss, as a device tensor. Nothing is read back
         from the device: when the gradient norm is NaN/Inf (the same on every process: DDP has averaged the
         gradients), fused AdamW skips the update itself and ``self.skips`` counts it. Forward and loss run
-        under bf16 autocast on CUDA; backward runs outside it, as PyTorch prescribes."""
+        under bf16 autocast when ``train.precision`` says so; backward runs outside it, as PyTorch prescribes."""
         t = self.cfg.train
-        lr = learning_rate(self.state.step + 1, t, self.state.total_steps)
+        s = self.state
+        lr = learning_rate(s.step + 1, t, s.total_steps, s.decay_from, s.decay_done)
         for g in self.optimizer.param_groups:
             g["lr"] = lr
         total = torch.zeros((), device=self.device)
@@ -390,7 +423,7 @@ class Trainer:
             batch = batch.to(self.device)
             last = i == len(group) - 1
             with nullcontext() if last or not self.dist.enabled else self.loss.no_sync():
-                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
                     loss = self.loss(batch.src, batch.tgt_in, batch.tgt_out, batch.tgt_tokens)
                 (loss * scale).backward()
             total += loss.detach()
@@ -462,7 +495,7 @@ class Trainer:
         """Loss, perplexity and greedy BLEU on the validation set (rank 0); writes `last`, and `best` when BLEU
         improves (without validation data, `best` follows `last`)."""
         self._check_skips()  # it writes checkpoints: never past max_nonfinite skipped updates
-        s, t, started = self.state, self.cfg.train, time.monotonic()
+        s, started = self.state, time.monotonic()
         s.validated_at = s.step
         if self.dist.main:
             record: dict = {"step": s.step, "epoch": s.epoch}
@@ -480,9 +513,7 @@ class Trainer:
             progress.log_validation(record, improved)
         spent = time.monotonic() - started
         s.elapsed, s.valid_seconds, s.validations = s.elapsed + spent, s.valid_seconds + spent, s.validations + 1
-        if t.schedule != "inverse_sqrt" and t.max_minutes and not s.total_steps and s.step >= t.warmup_steps:
-            s.total_steps = distributed.sum_int(self._planned_total() if self.dist.main else 0, self.dist)
-            self.console.print(f"step {s.step}: train.max_minutes={t.max_minutes} planned as {s.total_steps} steps")
+        self._replan(progress)
         self.model.train()
 
     def validation_scores(self, valid: Parallel, bleu_sentences: int) -> dict[str, float]:

@@ -1,6 +1,7 @@
 """Training throughput, side by side in one run: nmt's small preset vs HF MarianMTModel of the same shape.
 
     python scripts/bench_train.py --threads 2 --steps 30 --out docs/bench_train.json
+    python scripts/bench_train.py --systems nmt --precision fp32 bf16 --set model.d_model=128 ...  # a shape, both ways
 
 Real data: the same Multi30k en-de sentences for both. nmt uses its own token-budget batches over length-sorted
 pairs; HF gets what HF users build: shuffled sentences in fixed-size batches (the same mean sentences per batch),
@@ -133,14 +134,19 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=5)
     parser.add_argument("--systems", nargs="+", default=["nmt", "hf"], choices=[*VARIANTS, "hf"],
                         help="nmt variants (see VARIANTS) and/or hf")
+    parser.add_argument("--precision", nargs="+", default=["fp32"], choices=["fp32", "bf16"],
+                        help="train.precision of the nmt systems; with several, each system runs at each")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="config overrides for every nmt system (a model shape, say)")
     parser.add_argument("--profile", type=int, default=0, metavar="STEPS",
                         help="also profile STEPS synthetic steps of each system, twice, taking turns (torch.profiler)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    base = ["train.threads=0", "model.dropout=0.1"]
+    base = ["train.threads=0", "model.dropout=0.1", *args.overrides]
     cfg = load_config(args.config, base)
-    result: dict = {"config": args.config, "threads": args.threads, "torch": torch.__version__,
+    result: dict = {"config": args.config, "overrides": args.overrides, "threads": args.threads,
+                    "torch": torch.__version__,
                     "matmul_peak_gflops": round(matmul_peak(args.threads), 1), "real_data": {}, "synthetic": {}}
     peak = result["matmul_peak_gflops"] * 1e9
     with tempfile.TemporaryDirectory() as scratch:
@@ -149,7 +155,7 @@ def main() -> None:
             return Trainer(load_config(args.config, [*base, *overrides]), Path(scratch),
                            Console(stderr=True, quiet=True))
 
-        trainer = make_trainer([])
+        trainer = make_trainer([f"train.precision={args.precision[0]}"])
         nmt_params = trainer.model.num_parameters()
         vocab = trainer.tok.tgt_vocab_size
         pairs = trainer.data  # ArrowPairs: the recipe's kept training pairs as ids
@@ -167,9 +173,11 @@ def main() -> None:
                              torch.randint(4, vocab, (128, 31), generator=g).tolist()) for _ in range(4)]
         systems = {}
         for name in args.systems:
-            if name in VARIANTS:
-                variant = trainer if name == "nmt" else make_trainer(VARIANTS[name])
-                systems[name] = (lambda data, t=variant: nmt_stepper(t, data), nmt_params)
+            for precision in args.precision if name in VARIANTS else []:
+                first = name == "nmt" and precision == args.precision[0]
+                variant = trainer if first else make_trainer([*VARIANTS[name], f"train.precision={precision}"])
+                label = f"{name}-{precision}" if len(args.precision) > 1 else name
+                systems[label] = (lambda data, t=variant: nmt_stepper(t, data), nmt_params)
         if "hf" in args.systems:
             torch.manual_seed(0)
             hf = hf_model(vocab, cfg.model)
@@ -193,7 +201,11 @@ def main() -> None:
                 result.setdefault("profile_synthetic", {}).setdefault(name, []).append(
                     top_ops(step, args.profile, warmup=2))
         result["mean_sentences_per_batch"] = mean_sentences
-    if "hf-marian" in result["real_data"]:
+    if len(args.precision) == 2 and "nmt-fp32" in result["real_data"]:
+        result["ratio_bf16_over_fp32_real_data"] = round(
+            result["real_data"]["nmt-bf16"]["real_target_tokens_per_s"]
+            / result["real_data"]["nmt-fp32"]["real_target_tokens_per_s"], 3)
+    if "hf-marian" in result["real_data"] and "nmt" in result["real_data"]:
         result["ratio_nmt_over_hf_real_data"] = round(
             result["real_data"]["nmt"]["real_target_tokens_per_s"]
             / result["real_data"]["hf-marian"]["real_target_tokens_per_s"], 3)

@@ -44,10 +44,11 @@ def _config(tmp_path: Path) -> Path:
     return cfg
 
 
-@pytest.mark.parametrize("schedule", ["inverse_sqrt", "cosine"])
-def test_hard_kill_then_resume_matches_uninterrupted_run(tmp_path, schedule):
+@pytest.mark.parametrize("schedule,precision", [("inverse_sqrt", "fp32"), ("cosine", "fp32"), ("cosine", "bf16")])
+def test_hard_kill_then_resume_matches_uninterrupted_run(tmp_path, schedule, precision):
     cfg = _config(tmp_path)
-    cfg.write_text(cfg.read_text() + f"  schedule: {schedule}\n  warmup_steps: 20\n")  # decay from step 20 on
+    cfg.write_text(cfg.read_text() + f"  schedule: {schedule}\n  warmup_steps: 20\n"  # decay from step 20 on
+                   f"  precision: {precision}\n")
     straight = tmp_path / "straight"
     done = _start(cfg, straight)
     assert done.wait(timeout=300) == 0, done.communicate()[1]

@@ -283,3 +283,67 @@ def test_nmt_train_stays_the_function_after_the_trainer_module_is_imported():
     import nmt.trainer  # noqa: F401 - what a second call or another import did before
 
     assert nmt.train is train and callable(nmt.train)
+
+
+@pytest.mark.parametrize("precision,dtype", [("fp32", torch.float32), ("bf16", torch.bfloat16),
+                                             ("auto", torch.float32)])  # auto: fp32 on a CPU
+def test_train_precision_sets_the_dtype_of_the_forward_pass(tmp_path, monkeypatch, precision, dtype):
+    seen = set()
+    real_loss = train_module.batch_loss
+
+    def loss(model, batch, label_smoothing):
+        if model.training:
+            handle = model.output.register_forward_hook(lambda m, args, out: seen.add(out.dtype))
+            try:
+                return real_loss(model, batch, label_smoothing)
+            finally:
+                handle.remove()
+        return real_loss(model, batch, label_smoothing)
+
+    monkeypatch.setattr(train_module, "batch_loss", loss)
+    train(_config(tmp_path, f"train:\n  max_steps: 2\n  valid_every: 2\n  precision: {precision}\n"),
+          run_dir=tmp_path / "run")
+    assert seen == {dtype}
+
+
+class FakeClock:
+    """A training clock that moves only by what the test says a step or a validation costs."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize("before,after", [(1.0, 0.25), (0.25, 1.0)])  # the machine speeds up / slows down
+def test_a_time_budget_is_spent_when_the_step_time_changes_mid_run(tmp_path, monkeypatch, before, after):
+    """The step count is re-planned at every validation from the rate measured since the last plan: the run
+    trains until its budget is spent (within one validation interval), and the schedule still decays smoothly
+    to zero at the step where it stops."""
+    clock, budget, every, validation = FakeClock(), 120.0, 10, 2.0
+    monkeypatch.setattr(train_module, "time", clock)
+    real_step, real_scores = train_module.Trainer.train_step, train_module.Trainer.validation_scores
+
+    def step(self, group, tokens):
+        clock.now += before if self.state.step < 30 else after
+        return real_step(self, group, tokens)
+
+    def scores(self, valid, n):
+        clock.now += validation
+        return real_scores(self, valid, 20)
+
+    monkeypatch.setattr(train_module.Trainer, "train_step", step)
+    monkeypatch.setattr(train_module.Trainer, "validation_scores", scores)
+    cfg = _config(tmp_path, f"train:\n  max_minutes: {budget / 60}\n  schedule: cosine\n  warmup_steps: 5\n"
+                  f"  valid_every: {every}\n  log_every: 1\n")
+    result = train(cfg, run_dir=tmp_path / "run")
+    state = json.loads((tmp_path / "run" / "checkpoints" / "last" / "state.json").read_text())
+    assert "planned" in result.stopped and result.steps == state["total_steps"]
+    assert budget - every * max(before, after) - 2 * validation <= state["elapsed"] <= budget
+    records = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    lr = [r["lr"] for r in sorted((r for r in records if "lr" in r), key=lambda r: r["step"])]
+    decay = lr[5:]  # after warmup: never up, no jump at a re-plan, ends near zero
+    assert all(b <= a for a, b in zip(decay, decay[1:]))
+    assert max(a - b for a, b in zip(decay, decay[1:])) < 0.002 * 0.1
+    assert decay[-1] < 0.002 * 0.01
