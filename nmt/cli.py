@@ -312,12 +312,17 @@ def evaluate(
     if as_json:
         typer.echo(json.dumps(results, indent=2))
         return
+    phrases = results.pop("phrases", None)
     for name, scores in results.items():
         extra = f" ({scores['sentences']:,} sentences)" if "sentences" in scores else ""
         typer.echo(f"{name}{extra}")
         for metric in ("bleu", "chrf", "ter"):
             typer.echo(f"  {scores[metric]['text']}")
             typer.echo(f"    signature: {scores[metric]['signature']}")
+    if phrases is not None:
+        typer.echo(f"phrases (data.phrases): {phrases['right']}/{phrases['total']} right ({phrases['score']:.1f}%)")
+        for miss in phrases["misses"]:
+            typer.echo(f"  {miss['src']!r} -> {miss['hyp']!r}")
 
 
 @app.command()

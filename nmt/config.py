@@ -108,6 +108,23 @@ class TokenizerConfig:
 
 
 @dataclass
+class ExtraData:
+    """More training pairs mixed into a recipe's training split (never into validation or test)."""
+
+    corpus: str = "ding"  # a named corpus (ding, tatoeba, multi30k: its training split) or a file spec
+    max_pairs: int = 0  # a seeded sample of at most this many pairs (0: all)
+    weight: int = 1  # copies of each pair in the training data
+    kind: Literal["any", "sentences", "terms"] = "any"  # sentences: ending with . ! or ?; terms: the others
+    max_words: int = 0  # pairs whose longer side has more words are left out (0: no limit)
+    synonyms: Literal["first", "all"] = "first"  # ding: the first synonym of each side, or every combination
+
+    def validate(self, key: str) -> None:
+        for name in ("max_pairs", "max_words"):
+            _check(getattr(self, name) >= 0, f"{key}.{name}", "must be zero (no limit) or positive")
+        _check(self.weight >= 1, f"{key}.weight", "must be at least 1")
+
+
+@dataclass
 class DataConfig:
     """Where the parallel data comes from and how it is cleaned.
 
@@ -128,6 +145,13 @@ class DataConfig:
     num_proc: int = 0  # processes that tokenize the training data (0: one per core over 50,000 pairs, else 1)
     streaming: bool = False  # read the training data as a stream each epoch: never copied, cached or held in memory
     buffer_pairs: int = 100_000  # streaming: pairs read, sorted by length and batched together
+    extra: list[ExtraData] = field(default_factory=list)  # more training pairs (e.g. the ding dictionary)
+    # casual-typing copies: this share of the training pairs gets a second copy typed as people type, without the
+    # final punctuation mark and/or with a lowercase first letter (on the source; casual_sides: both also drops the
+    # target's final mark)
+    casual: float = 0.0
+    casual_sides: Literal["src", "both"] = "src"
+    phrases: str | None = None  # a check set (source<TAB>accepted<TAB>...) scored beside validation BLEU
 
     def validate(self) -> None:
         _check(self.corpus is not None or self.train is not None, "data.train",
@@ -137,6 +161,9 @@ class DataConfig:
         _check(self.max_ratio >= 1.0, "data.max_ratio", "must be at least 1")
         _check(self.num_proc >= 0, "data.num_proc", "must be 0 (automatic) or positive")
         _check(self.buffer_pairs > 0, "data.buffer_pairs", "must be positive")
+        _check(0.0 <= self.casual <= 1.0, "data.casual", "must be in [0, 1]")
+        for i, extra in enumerate(self.extra):
+            extra.validate(f"data.extra[{i}]")
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Named corpora (tatoeba, multi30k): where local copies are found, how they are fetched and split.
+"""Named corpora (tatoeba, multi30k, ding): where local copies are found, how they are fetched and split; extra
+training pairs mixed into a recipe (``data.extra``).
 
 A corpus is looked for under, in order: ``data.root`` from the config, else ``$NMT_DATA``, else ``./data`` and
 ``../shared/data`` (a checkout with a shared corpora folder beside it). When it is missing, it is downloaded
@@ -11,11 +12,13 @@ import gzip
 import hashlib
 import io
 import os
+import random
 import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from nmt.config import ExtraData
 from nmt.constants import DATA_ENV
 from nmt.data import Parallel, Splits, clean, read_dataset, read_pair, read_parallel, read_tsv
 from nmt.errors import NmtError
@@ -150,7 +153,58 @@ def tatoeba_split_of(english: str) -> str:
     return "train"
 
 
-NAMED = {"multi30k": multi30k, "tatoeba": tatoeba}
+# ---------------------------------------------------------------- ding
+
+
+def ding(src: str, tgt: str, root: str | None, download: bool = True, all_synonyms: bool = False) -> Splits:
+    """The Ding German-English dictionary as phrase pairs (training only: it has no validation or test split).
+    Found under the data roots (ding/de-en.txt), then where Debian's trans-de-en package puts it; never
+    downloaded (GPL-2.0+ data, read where it is)."""
+    from nmt.ding import DEBIAN_PATH, HOW_TO_GET, read_ding
+
+    if {src, tgt} != {"en", "de"}:
+        raise NmtError(f"data.src_lang/tgt_lang: ding is German-English (either direction), not {src}-{tgt}")
+    path = _find("ding/de-en.txt", root) or (DEBIAN_PATH if DEBIAN_PATH.is_file() else None)
+    if path is None:
+        raise NmtError(f"ding: the dictionary is not under {', '.join(map(str, data_roots(root)))} nor at "
+                       f"{DEBIAN_PATH}; {HOW_TO_GET}")
+    german, english = read_ding(path, all_synonyms)
+    train = Parallel(english, german, str(path)) if src == "en" else Parallel(german, english, str(path))
+    return Splits(train, None, {})
+
+
+NAMED = {"multi30k": multi30k, "tatoeba": tatoeba, "ding": ding}
+
+
+def extra_pairs(extras: list[ExtraData], src: str, tgt: str, root: str | None, seed: int = 0) -> Parallel:
+    """The pairs of ``data.extra``, each source filtered, sampled (seeded) and repeated as its settings say."""
+    out = Parallel([], [], " + ".join(e.corpus for e in extras))
+    for i, extra in enumerate(extras):
+        key = f"data.extra[{i}]"
+        if extra.corpus in NAMED:
+            loader = NAMED[extra.corpus]
+            splits = (loader(src, tgt, root, all_synonyms=extra.synonyms == "all") if extra.corpus == "ding"
+                      else loader(src, tgt, root))
+            data = splits.train
+        else:
+            try:
+                data = read_parallel(extra.corpus, src, tgt)
+            except NmtError as err:
+                raise NmtError(f"{key}.corpus: {err} (a named corpus is one of {sorted(NAMED)})") from None
+        keep = [j for j, (a, b) in enumerate(zip(data.src, data.tgt)) if _wanted(a, b, extra)]
+        if extra.max_pairs and len(keep) > extra.max_pairs:
+            keep = sorted(random.Random(seed * 7919 + i).sample(keep, extra.max_pairs))
+        for _ in range(extra.weight):
+            out.src.extend(data.src[j] for j in keep)
+            out.tgt.extend(data.tgt[j] for j in keep)
+    return out
+
+
+def _wanted(src: str, tgt: str, extra: ExtraData) -> bool:
+    sentence = src.rstrip()[-1:] in (".", "!", "?")
+    if extra.kind != "any" and sentence != (extra.kind == "sentences"):
+        return False
+    return not extra.max_words or max(len(src.split()), len(tgt.split())) <= extra.max_words
 
 
 # ---------------------------------------------------------------- download

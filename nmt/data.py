@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import zlib
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -277,6 +278,34 @@ def clean(text: str) -> str:
     """The one cleaning rule, for training and validation text alike: whitespace runs become one space, the
     ends are stripped. A pair with a side that is empty after cleaning is dropped."""
     return " ".join(text.split())
+
+
+FINAL_MARKS = ".!?。！？…"
+
+
+def casual_copies(pairs: Iterable[tuple[str, str]], share: float,
+                  sides: Literal["src", "both"] = "src") -> Iterator[tuple[str, str]]:
+    """Each pair, and for ``share`` of them (chosen by a hash of the source, so every reader of the corpus picks
+    the same ones) a copy typed as people type: without the final punctuation mark, with a lowercase first
+    letter, or both (a third each). The target keeps its text, except that ``sides="both"`` drops its final mark
+    whenever the source's is dropped (German capitalises nouns: its first letter is never lowered)."""
+    for src, tgt in pairs:
+        yield src, tgt
+        if not share or not src:
+            continue
+        draw = zlib.crc32(src.encode("utf-8")) / 2**32  # uniform in [0, 1): the same draw in every process
+        if draw >= share:
+            continue
+        how = int(draw / share * 3)  # 0: no final mark, 1: lowercase first letter, 2: both
+        copy_src, copy_tgt = src, tgt
+        if how != 1:
+            copy_src = src.rstrip(FINAL_MARKS).rstrip()
+            if sides == "both":
+                copy_tgt = tgt.rstrip(FINAL_MARKS).rstrip() or tgt
+        if how != 0:
+            copy_src = copy_src[:1].lower() + copy_src[1:]
+        if copy_src and (copy_src, copy_tgt) != (src, tgt):
+            yield copy_src, copy_tgt
 
 
 def clean_text(data: Parallel, drops: Counter) -> Parallel:

@@ -11,6 +11,7 @@ from nmt.corpora import load_splits
 from nmt.data import read_lines
 from nmt.errors import NmtError
 from nmt.files import atomic_write_text
+from nmt.phrases import phrase_score, read_phrases
 from nmt.translate import Translator
 
 METRICS = ("bleu", "chrf", "ter")
@@ -43,7 +44,8 @@ def score_files(hyp: Path, ref: Path) -> dict[str, dict[str, Any]]:
 def evaluate_run(translator: Translator, beam_size: int | None = None, hyp_dir: Path | None = None,
                  corpus: str | None = None) -> dict[str, dict[str, dict[str, Any]]]:
     """Decode each of the run's test sets (or those of the named ``corpus``, in the run's languages) and score
-    it; hypotheses are also written to ``hyp_dir`` if given."""
+    it; hypotheses are also written to ``hyp_dir`` if given. A run with a phrase check set (``data.phrases``)
+    gets its score too, under ``phrases``."""
     d = translator.cfg.data
     splits = load_splits(corpus or d.corpus, d.src_lang, d.tgt_lang, d.root, None, None, {} if corpus else d.test)
     if not splits.tests:
@@ -56,4 +58,6 @@ def evaluate_run(translator: Translator, beam_size: int | None = None, hyp_dir: 
             atomic_write_text(hyp_dir / f"{name}.hyp.{d.tgt_lang}", "\n".join(hyps) + "\n")
         results[name] = score(hyps, data.tgt, d.tgt_lang)
         results[name]["sentences"] = len(hyps)  # type: ignore[assignment]
+    if d.phrases and not corpus:
+        results["phrases"] = phrase_score(lambda lines: translator(lines, beam_size), read_phrases(d.phrases))
     return results

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 import numpy as np
 
 from nmt.constants import BOS_ID
-from nmt.data import Batch, clean, collate, make_batch, token_batches
+from nmt.data import Batch, casual_copies, clean, collate, make_batch, token_batches
 from nmt.tokenizer import Tokenizer
 
 DROP_REASONS = ("", "empty side", "too long", "length ratio")  # index = the drop code stored per pair
@@ -26,13 +26,18 @@ MULTIPROCESS_FROM = 50_000  # corpora with more pairs than this are encoded by s
 class PairEncoder:
     """Text pairs -> token ids: clean, tokenize and length-check one batch of pairs (the one length filter:
     training data and validation loss both go through it); picklable for ``datasets.map``. Not the model's
-    encoder."""
+    encoder. With ``casual`` (training data: ``data.casual``, ``data.casual_sides``), casual-typing copies are
+    added after the pairs they copy, so a batch may come out longer than it went in."""
 
-    def __init__(self, tok: Tokenizer, max_tokens: int, max_ratio: float) -> None:
+    def __init__(self, tok: Tokenizer, max_tokens: int, max_ratio: float, casual: float = 0.0,
+                 casual_sides: str = "src") -> None:
         self.tok, self.max_tokens, self.max_ratio = tok, max_tokens, max_ratio
+        self.casual, self.casual_sides = casual, casual_sides
 
     def __call__(self, batch: dict) -> dict:
-        src, tgt = [clean(text) for text in batch["src"]], [clean(text) for text in batch["tgt"]]
+        pairs = list(casual_copies(((clean(a), clean(b)) for a, b in zip(batch["src"], batch["tgt"])), self.casual,
+                                   self.casual_sides))  # type: ignore[arg-type]
+        src, tgt = [a for a, _ in pairs], [b for _, b in pairs]
         src_ids, tgt_ids = self.tok.encode_src(src), self.tok.encode_tgt(tgt)
         ls = np.fromiter(map(len, src_ids), np.int64, len(src_ids))  # (B,) ends with </s>
         lt = np.fromiter(map(len, tgt_ids), np.int64, len(tgt_ids)) + 1  # (B,) <s>/</s>: one per shifted side
@@ -82,17 +87,19 @@ class ArrowPairs:
 
     @classmethod
     def build(cls, text, tok: Tokenizer, max_tokens: int, max_ratio: float,  # noqa: ANN001
-              num_proc: int = 0, start_id: int = BOS_ID) -> ArrowPairs:
+              num_proc: int = 0, start_id: int = BOS_ID, casual: float = 0.0, casual_sides: str = "src") -> ArrowPairs:
         """From a ``datasets.Dataset`` with ``src``/``tgt`` text columns (num_proc 0: one process per core for
-        corpora over MULTIPROCESS_FROM pairs). File-backed tables are encoded once and cached by `datasets`."""
+        corpora over MULTIPROCESS_FROM pairs), with casual-typing copies added (``casual``: their share).
+        File-backed tables are encoded once and cached by `datasets`."""
         from datasets import Features, Sequence, Value
 
         if num_proc == 0:
             num_proc = min(os.cpu_count() or 1, 8) if len(text) > MULTIPROCESS_FROM else 1
         features = Features({"src_ids": Sequence(Value("int32")), "tgt_ids": Sequence(Value("int32")),
                              "drop": Value("int8")})
-        table = text.map(PairEncoder(tok, max_tokens, max_ratio), batched=True, batch_size=2_000, features=features,
-                         remove_columns=text.column_names, num_proc=num_proc if num_proc > 1 else None)
+        encoder = PairEncoder(tok, max_tokens, max_ratio, casual, casual_sides)
+        table = text.map(encoder, batched=True, batch_size=2_000, features=features, remove_columns=text.column_names,
+                         num_proc=num_proc if num_proc > 1 else None)
         return cls(table, start_id)
 
     def __len__(self) -> int:
@@ -127,9 +134,10 @@ class StreamPairs:
     batches at a time, so memory holds one buffer whatever the corpus size."""
 
     def __init__(self, open_pairs: Callable[[], Iterable[tuple[str, str]]], tok: Tokenizer, max_tokens: int,
-                 max_ratio: float, buffer_pairs: int, start_id: int = BOS_ID) -> None:
+                 max_ratio: float, buffer_pairs: int, start_id: int = BOS_ID, casual: float = 0.0,
+                 casual_sides: str = "src") -> None:
         self.open_pairs, self.buffer_pairs, self.start_id = open_pairs, buffer_pairs, start_id
-        self.encoder = PairEncoder(tok, max_tokens, max_ratio)
+        self.encoder = PairEncoder(tok, max_tokens, max_ratio, casual, casual_sides)
         self.drops: Counter = Counter()  # pairs dropped, by reason, in the epoch read last
 
     def count_batches(self, batch_tokens: int, world: int = 1) -> int | None:

@@ -14,8 +14,8 @@ from rich.console import Console
 
 from nmt.config import DataConfig, ModelConfig, TokenizerConfig, load_config
 from nmt.constants import UNK_ID
-from nmt.corpora import load_splits
-from nmt.data import Parallel, Splits, as_table, clean_text, stream_pairs
+from nmt.corpora import extra_pairs, load_splits
+from nmt.data import Parallel, Splits, as_table, casual_copies, clean_text, stream_pairs
 from nmt.errors import NmtError
 from nmt.pairs import ArrowPairs, StreamPairs
 from nmt.tokenizer import Tokenizer, train_tokenizer
@@ -52,22 +52,39 @@ class TrainingText:
     origin: str  # where they come from, for messages
     table: Any  # a datasets.Dataset of src/tgt text, or None when streamed
     splits: Splits
+    casual: tuple[float, str] = (0.0, "src")  # data.casual, data.casual_sides: copies the id stores add
+
+    def tokenizer_pairs(self) -> Iterator[tuple[str, str]]:
+        """What SentencePiece learns from: the training pairs with the casual-typing copies training sees."""
+        return casual_copies(self.open_pairs(), *self.casual)  # type: ignore[arg-type]
 
 
 def training_text(data: DataConfig) -> TrainingText:
-    """The training pairs a config's data section names (and its validation / test splits)."""
+    """The training pairs a config's data section names, ``data.extra`` after them (and the validation / test
+    splits). Streamed, the extra pairs follow the corpus at the end of each epoch."""
     streamed = data.train if data.streaming else None  # a file spec streamed: never read into a table
     splits = load_splits(data.corpus, data.src_lang, data.tgt_lang, data.root, None if streamed else data.train,
                          data.valid, data.test)
+    extra = extra_pairs(data.extra, data.src_lang, data.tgt_lang, data.root)
+    more = f" + {len(extra):,} pairs of {extra.origin}" if len(extra) else ""
+    casual = (data.casual, data.casual_sides)
     if streamed:
-        return TrainingText(stream_pairs(streamed, data.src_lang, data.tgt_lang), streamed, None, splits)
+        stream = stream_pairs(streamed, data.src_lang, data.tgt_lang)
+        return TrainingText(lambda: itertools.chain(stream(), zip(extra.src, extra.tgt)), streamed + more, None,
+                            splits, casual)
     if splits.train is None:
         raise NmtError("data.train: no training data; set data.corpus or data.train")
     if isinstance(splits.train, Parallel):  # a named corpus: small, already in memory
-        train = splits.train
+        train = Parallel(splits.train.src + extra.src, splits.train.tgt + extra.tgt, splits.train.origin + more)
         return TrainingText(lambda: zip(train.src, train.tgt), train.origin,
-                            None if data.streaming else as_table(train), splits)
-    return TrainingText(_table_pairs(splits.train), splits.train.info.description, splits.train, splits)
+                            None if data.streaming else as_table(train), splits, casual)
+    table = splits.train
+    if len(extra):
+        from datasets import concatenate_datasets
+
+        table = concatenate_datasets([table.select_columns(["src", "tgt"]), as_table(extra)])
+    origin = splits.train.info.description + more
+    return TrainingText(_table_pairs(table), origin, table, splits, casual)
 
 
 def make_tokenizer(tokenizer: TokenizerConfig, text: TrainingText, run_dir: Path, seed: int,
@@ -81,7 +98,7 @@ def make_tokenizer(tokenizer: TokenizerConfig, text: TrainingText, run_dir: Path
     else:
         console.print(f"training SentencePiece ({tokenizer.type}) on {text.origin} "
                       f"(at most {tokenizer.sample_sentences:,} sentences)")
-        tok = train_tokenizer(tokenizer, Reopen(text.open_pairs), seed)
+        tok = train_tokenizer(tokenizer, Reopen(text.tokenizer_pairs), seed)
     tok.save(run_dir)
     return tok
 
@@ -99,8 +116,9 @@ def prepare(data: DataConfig, tokenizer: TokenizerConfig, model: ModelConfig, ru
     if table is None:
         console.print(f"train: streaming {origin}, {data.buffer_pairs:,} pairs at a time; {size}")
         return Prepared(tok, StreamPairs(open_pairs, tok, max_tokens, data.max_ratio, data.buffer_pairs,
-                                         model.start_id), valid)
-    pairs = ArrowPairs.build(table, tok, max_tokens, data.max_ratio, data.num_proc, model.start_id)
+                                         model.start_id, data.casual, data.casual_sides), valid)
+    pairs = ArrowPairs.build(table, tok, max_tokens, data.max_ratio, data.num_proc, model.start_id, data.casual,
+                             data.casual_sides)
     dropped = ", ".join(f"{v:,} {k}" for k, v in pairs.drops.items()) or "none"
     if not len(pairs):
         raise NmtError(f"{origin}: every training pair was filtered out ({dropped}); "

@@ -86,5 +86,6 @@ class TrainProgress:
             self.console.print(f"step {record['step']}: checkpoint saved (no validation data)")
             return
         mark = " (best)" if improved else ""
+        phrases = f"  phrases {record['valid_phrases']:.1f}%" if "valid_phrases" in record else ""
         self.console.print(f"step {record['step']}: valid loss {record['valid_loss']:.3f}  "
-                           f"ppl {record['valid_ppl']:.2f}  BLEU {record['valid_bleu']:.2f}{mark}")
+                           f"ppl {record['valid_ppl']:.2f}  BLEU {record['valid_bleu']:.2f}{phrases}{mark}")

@@ -44,6 +44,7 @@ from nmt.evaluate import score
 from nmt.files import RunLock, check_writable
 from nmt.model import Transformer
 from nmt.pairs import ArrowPairs
+from nmt.phrases import phrase_score, read_phrases
 from nmt.prepare import prepare
 from nmt.progress import MetricsLog, TrainProgress
 from nmt.run import mark_latest, pick_device, resolve_run
@@ -248,6 +249,7 @@ class Trainer:
             distributed.barrier(self.dist)
         self.tok, self.data, self.valid = data.tok, data.train, data.valid
         self._valid_pairs: ArrowPairs | None = None
+        self.phrases = read_phrases(cfg.data.phrases) if cfg.data.phrases else []
         self.model = Transformer(cfg.model, self.tok.src_vocab_size, self.tok.tgt_vocab_size).to(self.device)
         self.loss = LossModule(self.model, cfg.train.label_smoothing)
         if self.dist.enabled:
@@ -526,11 +528,16 @@ class Trainer:
             loss += float(batch_loss(self.model, batch.to(self.device), 0.0))
             tokens += batch.tgt_tokens
         n = len(valid) if not bleu_sentences else min(bleu_sentences, len(valid))
-        hyps = translate_lines(self.model, self.tok, valid.src[:n],
-                               **search_options(self.cfg.decode, self.device, beam_size=1))
-        bleu = score([h[0][0] for h in hyps], valid.tgt[:n], self.cfg.data.tgt_lang, ("bleu",))["bleu"]["score"]
-        return {"valid_loss": loss / max(tokens, 1), "valid_ppl": math.exp(min(loss / max(tokens, 1), 50.0)),
-                "valid_bleu": bleu}
+        bleu = score(self._greedy(valid.src[:n]), valid.tgt[:n], self.cfg.data.tgt_lang, ("bleu",))["bleu"]["score"]
+        record = {"valid_loss": loss / max(tokens, 1), "valid_ppl": math.exp(min(loss / max(tokens, 1), 50.0)),
+                  "valid_bleu": bleu}
+        if self.phrases:  # the check set of what people type, beside BLEU (greedy, like it)
+            record["valid_phrases"] = phrase_score(self._greedy, self.phrases)["score"]
+        return record
+
+    def _greedy(self, lines: list[str]) -> list[str]:
+        hyps = translate_lines(self.model, self.tok, lines, **search_options(self.cfg.decode, self.device, beam_size=1))
+        return [nbest[0][0] for nbest in hyps]
 
 
 def train(config: str | Path | None = None, overrides: list[str] | None = None, resume: bool = False,
