@@ -1,6 +1,6 @@
 """Configuration: YAML -> nested typed dataclasses, validated at load.
 
-A config file may name a ``preset`` (tiny, small, base: files in configs/presets/) whose values sit under the
+A config file may name a ``preset`` (tiny, compact, small, base: files in configs/presets/) whose values sit under the
 file's own. ``--set key.path=value`` overrides come last. Unknown keys, wrong types and impossible values are
 errors that name the file, the key and the nearest valid key.
 """
@@ -51,6 +51,9 @@ class ModelConfig:
     norm: Literal["pre", "post"] = "pre"  # where LayerNorm sits relative to each residual block
     max_positions: int = 256  # longest sequence (subword tokens, incl. <s>/</s>) the model accepts
     tie_embeddings: bool = True  # share source, target and output matrices (needs one id table for both sides)
+    # share only the target embedding and the output matrix (per-side vocabularies; fairseq's
+    # share_decoder_input_output_embed); implied by tie_embeddings
+    tie_output: bool = False
     # sinusoidal table: sin/cos in alternate dimensions (the paper's formula), or all sines then all cosines
     # (tensor2tensor, Marian)
     position_layout: Literal["interleaved", "halves"] = "interleaved"
@@ -79,6 +82,10 @@ class TokenizerConfig:
     type: Literal["unigram", "bpe"] = "unigram"
     vocab_size: int = 8000
     joint: bool = True  # one vocabulary for source and target
+    # per-side sizes (joint: false; 0: vocab_size). A large source vocabulary keeps common words whole at no cost
+    # per step (an embedding lookup); the target's size sets the output layer's cost
+    src_vocab_size: int = 0
+    tgt_vocab_size: int = 0
     character_coverage: float = 1.0
     sample_sentences: int = 1_000_000  # SentencePiece trains on at most this many sentences (seeded sample; 0: all)
     model: str | None = None  # an existing joint SentencePiece model to use instead of training one
@@ -103,6 +110,11 @@ class TokenizerConfig:
         _check(self.vocab is None or self.reuses, "tokenizer.vocab",
                "an id table goes with existing SentencePiece models (tokenizer.model or src_model/tgt_model)")
         _check(self.vocab_size >= 16, "tokenizer.vocab_size", "must be at least 16")
+        for key in ("src_vocab_size", "tgt_vocab_size"):
+            size = getattr(self, key)
+            _check(size == 0 or size >= 16, f"tokenizer.{key}", "must be 0 (tokenizer.vocab_size) or at least 16")
+            _check(size == 0 or not self.joint, f"tokenizer.{key}",
+                   "per-side sizes need per-side models: set tokenizer.joint: false (or use tokenizer.vocab_size)")
         _check(0.9 <= self.character_coverage <= 1.0, "tokenizer.character_coverage", "must be in [0.9, 1]")
         _check(self.sample_sentences >= 0, "tokenizer.sample_sentences", "must be 0 (every sentence) or positive")
 
@@ -255,7 +267,8 @@ class Config:
         for section in (self.model, self.tokenizer, self.data, self.train, self.decode):
             section.validate()
         _check(not self.model.tie_embeddings or self.tokenizer.joint or self.tokenizer.vocab is not None,
-               "model.tie_embeddings", "tying source and target embeddings needs tokenizer.joint: true "
+               "model.tie_embeddings", "tying source and target embeddings needs tokenizer.joint: true (or "
+               "tie only the target embedding and the output: model.tie_embeddings: false, model.tie_output: true) "
                "(or a shared id table, tokenizer.vocab)")
         t = self.train
         _check(t.schedule == "inverse_sqrt" or not self.data.streaming or bool(t.max_steps or t.max_minutes),

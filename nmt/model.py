@@ -93,7 +93,7 @@ class Transformer(nn.Module):
         self.decoder_norm = nn.LayerNorm(d) if cfg.norm == "pre" else nn.Identity()
         self.output = nn.Linear(d, tgt_vocab, bias=cfg.output_bias)
         self._init_weights()
-        if cfg.tie_embeddings:
+        if cfg.tie_embeddings or cfg.tie_output:
             self.output.weight = self.tgt_embed.weight
 
     def _init_weights(self) -> None:

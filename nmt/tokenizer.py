@@ -177,19 +177,20 @@ def train_tokenizer(cfg: TokenizerConfig, pairs: Iterable[tuple[str, str]], seed
     ``cfg.sample_sentences`` sentences, SentencePiece trains on a seeded random sample of them (reservoir
     sampling as it reads, so the corpus is never held in memory). ``pairs`` is iterated once per model."""
     if cfg.joint:
-        sp = _train(cfg, (text for pair in pairs for text in pair), seed)
+        sp = _train(cfg, (text for pair in pairs for text in pair), seed, cfg.vocab_size)
         return Tokenizer(sp, sp)
-    return Tokenizer(_train(cfg, (a for a, _ in pairs), seed), _train(cfg, (b for _, b in pairs), seed))
+    return Tokenizer(_train(cfg, (a for a, _ in pairs), seed, cfg.src_vocab_size or cfg.vocab_size),
+                     _train(cfg, (b for _, b in pairs), seed, cfg.tgt_vocab_size or cfg.vocab_size))
 
 
-def _train(cfg: TokenizerConfig, sentences: Iterator[str], seed: int) -> spm.SentencePieceProcessor:
+def _train(cfg: TokenizerConfig, sentences: Iterator[str], seed: int, size: int) -> spm.SentencePieceProcessor:
     model = io.BytesIO()
     spm.set_random_generator_seed(seed)
     spm.SentencePieceTrainer.train(
         sentence_iterator=(text for text in sentences if text),
         model_writer=model,
         model_type=cfg.type,
-        vocab_size=cfg.vocab_size,
+        vocab_size=size,
         hard_vocab_limit=False,  # small corpora may not support the full size: use what they do
         character_coverage=cfg.character_coverage,
         pad_id=PAD_ID, unk_id=UNK_ID, bos_id=BOS_ID, eos_id=EOS_ID,

@@ -579,8 +579,9 @@ def train(config: str | Path | None = None, overrides: list[str] | None = None, 
 # Settings that must match between a run and the run it is fine-tuned from: the shape of the weights, and the
 # vocabulary (the source's tokenizer is copied; a config asking for another one would not describe the run).
 SHAPE_KEYS = ("d_model", "heads", "ffn_dim", "encoder_layers", "decoder_layers", "activation", "norm",
-              "max_positions", "tie_embeddings", "position_layout", "output_bias", "decoder_start")
-VOCAB_KEYS = ("type", "vocab_size", "joint", "model", "src_model", "tgt_model", "vocab")
+              "max_positions", "tie_embeddings", "tie_output", "position_layout", "output_bias", "decoder_start")
+VOCAB_KEYS = ("type", "vocab_size", "joint", "src_vocab_size", "tgt_vocab_size", "model", "src_model", "tgt_model",
+              "vocab")
 
 
 def init_source(cfg: Config, folder: Path) -> Path:

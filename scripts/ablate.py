@@ -58,11 +58,31 @@ def validation_bleu(run: Path, checkpoint: str, beam: int, alphas: list[float]) 
     return out
 
 
+def phrases(run: Path, checkpoint: str, beam: int, alpha: float) -> dict[str, Any] | None:
+    """The run's phrase check set (data.phrases) with beam search, or None when it has none."""
+    from nmt.phrases import phrase_score, read_phrases
+    from nmt.translate import Translator
+
+    translator = Translator.load(run, checkpoint)
+    if not translator.cfg.data.phrases:
+        return None
+    return phrase_score(lambda lines: [n[0][0] for n in translator.translate(lines, beam, length_penalty=alpha)],
+                        read_phrases(translator.cfg.data.phrases))
+
+
 def scores(run: Path, checkpoints: list[str], beam: int, alphas: list[float]) -> dict[str, dict[str, float]]:
     """validation_bleu of each of ``checkpoints``, and of `averaged` where the run has one."""
     if (run / "checkpoints" / "averaged").exists():
         checkpoints = [*checkpoints, "averaged"]
     return {c: validation_bleu(run, c, beam, alphas) for c in checkpoints}
+
+
+def with_phrases(entry: dict[str, Any], run: Path, beam: int, alpha: float) -> dict[str, Any]:
+    """``entry`` with the phrase score of the run's `best` checkpoint, where the run has a phrase set."""
+    found = phrases(run, "best", beam, alpha)
+    if found is not None:
+        entry["phrases"] = found
+    return entry
 
 
 def summary(run: Path) -> dict[str, Any]:
@@ -116,11 +136,12 @@ def main() -> None:
             entry = {"wall_minutes": round(minutes, 2)}
         entry.update(config=args.config, overrides=overrides, budget_minutes=args.minutes, **summary(run),
                      valid_bleu=scores(run, ["best", "last"], args.beam, args.alphas), beam=args.beam)
-        results[name] = entry
+        results[name] = with_phrases(entry, run, args.beam, args.alphas[-1])
         report(results, args.out)
     for run in args.score_run:
-        results[run.name] = {"config": str(run / "config.yaml"), "overrides": [], **summary(run), "beam": args.beam,
-                             "valid_bleu": scores(run, ["best"], args.beam, args.alphas)}
+        entry = {"config": str(run / "config.yaml"), "overrides": [], **summary(run), "beam": args.beam,
+                 "valid_bleu": scores(run, ["best"], args.beam, args.alphas)}
+        results[run.name] = with_phrases(entry, run, args.beam, args.alphas[-1])
         report(results, args.out)
 
 

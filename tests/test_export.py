@@ -51,6 +51,21 @@ def test_cli_export_and_engine(run_dir, tmp_path):
     assert zero.exit_code == 2 and "--beam 0: the beam size must be at least 1" in zero.stderr
 
 
+def test_per_side_vocabularies_with_a_tied_output_export_and_decode_alike(tmp_path):
+    from nmt.export import CT2Translator, export_ctranslate2
+
+    (tmp_path / "cfg.yaml").write_text(
+        write_synthetic_corpus(tmp_path).replace("tokenizer:\n", "tokenizer:\n  joint: false\n  src_vocab_size: 36\n")
+        + "model:\n  tie_embeddings: false\n  tie_output: true\ntrain:\n  max_steps: 100\n  valid_every: 100\n")
+    run = train(tmp_path / "cfg.yaml", run_dir=tmp_path / "run").run_dir
+    translator = Translator.load(run, device="cpu")
+    assert translator.model.output.weight is translator.model.tgt_embed.weight  # still tied after loading
+    assert translator.tok.src_vocab_size == 36 != translator.tok.tgt_vocab_size
+    export_ctranslate2(run)
+    lines = (tmp_path / "valid.en").read_text().splitlines()
+    assert CT2Translator(load_run(run, None)).translate(lines, beam_size=1) == translator(lines, beam_size=1)
+
+
 @pytest.fixture(scope="module")
 def early_run(tmp_path_factory):
     """A barely trained model: its outputs repeat until the length limit stops them."""

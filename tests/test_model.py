@@ -97,3 +97,13 @@ def test_grouped_rows_share_cross_attention_kv(tiny_model):
     assert torch.allclose(got, expected, atol=1e-5)
     cache.reorder(torch.arange(4, 12), group=4)  # sentence 0 finished: dropped
     assert cache.cross_kv[0][0].size(0) == 2 and cache.src_mask.size(0) == 2
+
+
+def test_tie_output_shares_the_target_embedding_and_the_output_only():
+    from tests.conftest import tiny_model_config
+
+    model = Transformer(tiny_model_config(tie_embeddings=False, tie_output=True), 50, 30)
+    assert model.output.weight is model.tgt_embed.weight
+    assert model.src_embed.weight is not model.tgt_embed.weight and model.src_embed.weight.shape[0] == 50
+    untied = Transformer(tiny_model_config(tie_embeddings=False), 50, 30)
+    assert untied.output.weight is not untied.tgt_embed.weight

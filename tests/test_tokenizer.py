@@ -105,3 +105,24 @@ def test_tokenizer_commands_train_encode_decode(tmp_path):
     assert text.exit_code == 0 and text.output.strip() == "w1x w2x"
     text = runner.invoke(app, ["tokenizer", "decode", pieces.output.strip(), "--run", str(run), "--side", "src"])
     assert text.output.strip() == "w1 w2"
+
+
+def test_per_side_vocabulary_sizes(tmp_path):
+    cfg = TokenizerConfig(vocab_size=60, joint=False, src_vocab_size=40, tgt_vocab_size=30)
+    tok = train_tokenizer(cfg, list(zip(SRC, TGT)), seed=1)
+    assert (tok.src_vocab_size, tok.tgt_vocab_size) == (40, 30)
+    tok.save(tmp_path)
+    again = Tokenizer.load(tmp_path, joint=False)
+    assert (again.src_vocab_size, again.tgt_vocab_size) == (40, 30)
+    assert again.decode_src([again.encode_src(["the cat number 7 sits"])[0][:-1]]) == ["the cat number 7 sits"]
+    assert again.decode_tgt(again.encode_tgt(["die Katze Nummer 7 sitzt"])) == ["die Katze Nummer 7 sitzt"]
+
+
+def test_per_side_sizes_need_per_side_models():
+    from nmt.config import load_config
+
+    with pytest.raises(NmtError, match="tokenizer.src_vocab_size: per-side sizes need per-side models"):
+        load_config(None, ["tokenizer.src_vocab_size=16000"])
+    cfg = load_config(None, ["tokenizer.joint=false", "tokenizer.src_vocab_size=16000", "model.tie_embeddings=false",
+                             "model.tie_output=true"])
+    assert cfg.tokenizer.src_vocab_size == 16000
