@@ -37,4 +37,4 @@ def test_wheel_installs_the_command_recipes_and_presets(tmp_path):
     lookup = run(str(python), "-c", "from nmt.config import load_config as c; print(c().data.corpus, "
                  "c('configs/multi30k-en-de.yaml').model.d_model, c('mine.yaml').model.d_model)")
     assert lookup.returncode == 0, lookup.stderr
-    assert lookup.stdout.split() == ["tatoeba", "256", "512"]  # default recipe, a shipped recipe, the base preset
+    assert lookup.stdout.split() == ["tatoeba", "128", "512"]  # default recipe, a shipped recipe, the base preset

@@ -122,7 +122,7 @@ def test_per_side_sizes_need_per_side_models():
     from nmt.config import load_config
 
     with pytest.raises(NmtError, match="tokenizer.src_vocab_size: per-side sizes need per-side models"):
-        load_config(None, ["tokenizer.src_vocab_size=16000"])
+        load_config(None, ["tokenizer.joint=true", "model.tie_embeddings=true", "tokenizer.src_vocab_size=16000"])
     cfg = load_config(None, ["tokenizer.joint=false", "tokenizer.src_vocab_size=16000", "model.tie_embeddings=false",
                              "model.tie_output=true"])
     assert cfg.tokenizer.src_vocab_size == 16000
