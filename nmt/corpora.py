@@ -176,16 +176,20 @@ def ding(src: str, tgt: str, root: str | None, download: bool = True, all_synony
 NAMED = {"multi30k": multi30k, "tatoeba": tatoeba, "ding": ding}
 
 
-def extra_pairs(extras: list[ExtraData], src: str, tgt: str, root: str | None, seed: int = 0) -> Parallel:
-    """The pairs of ``data.extra``, each source filtered, sampled (seeded) and repeated as its settings say."""
+def extra_pairs(extras: list[ExtraData], src: str, tgt: str, root: str | None) -> Parallel:
+    """The pairs of ``data.extra``, each source filtered, sampled (seeded) and repeated as its settings say; a
+    corpus named by several entries is read once."""
     out = Parallel([], [], " + ".join(e.corpus for e in extras))
+    loaded: dict[tuple[str, str], Parallel] = {}
     for i, extra in enumerate(extras):
         key = f"data.extra[{i}]"
-        if extra.corpus in NAMED:
+        if (extra.corpus, extra.synonyms) in loaded:
+            data = loaded[extra.corpus, extra.synonyms]
+        elif extra.corpus in NAMED:
             loader = NAMED[extra.corpus]
             splits = (loader(src, tgt, root, all_synonyms=extra.synonyms == "all") if extra.corpus == "ding"
                       else loader(src, tgt, root))
-            data = splits.train
+            data = loaded[extra.corpus, extra.synonyms] = splits.train
         else:
             try:
                 data = read_parallel(extra.corpus, src, tgt)
@@ -193,7 +197,7 @@ def extra_pairs(extras: list[ExtraData], src: str, tgt: str, root: str | None, s
                 raise NmtError(f"{key}.corpus: {err} (a named corpus is one of {sorted(NAMED)})") from None
         keep = [j for j, (a, b) in enumerate(zip(data.src, data.tgt)) if _wanted(a, b, extra)]
         if extra.max_pairs and len(keep) > extra.max_pairs:
-            keep = sorted(random.Random(seed * 7919 + i).sample(keep, extra.max_pairs))
+            keep = sorted(random.Random(i).sample(keep, extra.max_pairs))
         for _ in range(extra.weight):
             out.src.extend(data.src[j] for j in keep)
             out.tgt.extend(data.tgt[j] for j in keep)

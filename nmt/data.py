@@ -293,7 +293,8 @@ def casual_copies(pairs: Iterable[tuple[str, str]], share: float,
         yield src, tgt
         if not share or not src:
             continue
-        draw = zlib.crc32(src.encode("utf-8")) / 2**32  # uniform in [0, 1): the same draw in every process
+        # uniform in [0, 1): the same draw in every process and for raw or cleaned text (SentencePiece reads it raw)
+        draw = zlib.crc32(clean(src).encode("utf-8")) / 2**32
         if draw >= share:
             continue
         how = int(draw / share * 3)  # 0: no final mark, 1: lowercase first letter, 2: both

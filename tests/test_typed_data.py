@@ -199,3 +199,18 @@ def test_validation_and_eval_report_the_phrase_score(tmp_path):
     result = CliRunner().invoke(app, ["eval", "--run", str(run), "--beam", "1"])
     assert result.exit_code == 0, result.output
     assert "phrases (data.phrases):" in result.output and "/2 right" in result.output
+
+
+def test_a_corpus_named_by_several_extra_entries_is_read_once(tmp_path, monkeypatch):
+    root, calls = _ding_root(tmp_path), []
+    real = corpora.NAMED["ding"]
+    monkeypatch.setitem(corpora.NAMED, "ding", lambda *a, **k: calls.append(1) or real(*a, **k))
+    out = extra_pairs([ExtraData("ding", kind="sentences"), ExtraData("ding", kind="terms")], "en", "de", root)
+    assert len(calls) == 1 and len(out) == 6
+
+
+def test_raw_and_cleaned_text_get_the_same_casual_copies():
+    raw = [(a.replace(" ", "  ", 1), b) for a, b in PAIRS]
+    picked = [i for i, (a, _) in enumerate(raw) if len(list(casual_copies([(a, "x")], 0.5))) == 2]
+    assert picked == [i for i, (a, _) in enumerate(PAIRS) if len(list(casual_copies([(a, "x")], 0.5))) == 2]
+    assert picked
