@@ -19,6 +19,7 @@ from torch import Tensor
 from nmt.constants import BOS, EOS
 from nmt.errors import NmtError
 from nmt.model import Transformer
+from nmt.search import Hypothesis
 from nmt.translate import Translator, search_lines
 
 Kind = Literal["self", "masked", "cross"]
@@ -159,13 +160,21 @@ def check_layer_head(translator: Translator, kind: Kind, layer: int, head: int |
         raise NmtError(f"--head {head}: the model has {m.heads} heads (0..{m.heads - 1})")
 
 
-def explain(translator: Translator, lines: list[str], beam_size: int | None = None, layer: int = ALIGN_LAYER,
-            head: int | None = None) -> list[Explanation]:
-    """Best translation of each line with all attention weights (encoder self, decoder masked self, cross)
-    and a word alignment from the cross-attention of decoder ``layer`` (mean over heads unless ``head``)."""
+def explain(translator: Translator, lines: list[str], layer: int = ALIGN_LAYER, head: int | None = None,
+            ) -> list[Explanation]:
+    """Best translation of each line (the run's decode settings) with all attention weights (encoder self, decoder
+    masked self, cross) and a word alignment from the cross-attention of decoder ``layer`` (mean over heads unless
+    ``head``)."""
+    src_ids, hyps = search_lines(translator.model, translator.tok, lines, translator.settings(), translator.device)
+    return explain_hypotheses(translator, lines, src_ids, hyps, layer, head)
+
+
+def explain_hypotheses(translator: Translator, lines: list[str], src_ids: list[list[int]],
+                       hyps: list[list[Hypothesis]], layer: int = ALIGN_LAYER, head: int | None = None,
+                       ) -> list[Explanation]:
+    """:func:`explain` for hypotheses already searched (``search_lines``' output): the best of each n-best list."""
     check_layer_head(translator, "cross", layer, head)
     tok = translator.tok
-    src_ids, hyps = search_lines(translator.model, tok, lines, **translator.options(beam_size))
     out = []
     for line, ids, nbest in zip(lines, src_ids, hyps):
         if not nbest:

@@ -31,15 +31,24 @@ DecodeSets = Annotated[Optional[list[str]], typer.Option(
     "--set", help="A decode setting for this call: --set decode.max_len_b=20 (repeatable).")]
 
 
-def _decode(cfg: Any, sets: list[str] | None, length_penalty: float | None, batch_size: int | None) -> None:
-    """Apply this call's decode settings to a loaded run's ``cfg`` (``--set decode.KEY=VALUE`` items plus the
-    common options); the run's config file is not touched."""
-    from nmt.config import override_decode
+OPTION_OF = {"beam_size": "--beam", "n_best": "--n-best", "sampling": "--sampling",
+             "temperature": "--temperature"}  # errors name these flags; the others name the key
 
-    items = list(sets or [])
-    items += [f"decode.length_penalty={length_penalty}"] if length_penalty is not None else []
-    items += [f"decode.batch_size={batch_size}"] if batch_size is not None else []
-    cfg.decode = override_decode(cfg.decode, items)
+
+def _decode(cfg: Any, sets: list[str] | None, **options: Any) -> None:  # noqa: ANN401
+    """Apply this call's decode settings to a loaded run's ``cfg``: ``--set decode.KEY=VALUE`` items, then the
+    options that have their own flag (``options``: DecodeConfig field -> value, None: not given); the run's config
+    file is not touched. An error names the flag the user typed."""
+    from nmt.config import ConfigError, decode_sets
+
+    given = {key: value for key, value in options.items() if value is not None}
+    try:
+        cfg.decode = cfg.decode.override(decode_sets(sets or []) | given)
+    except ConfigError as err:
+        field = (err.key or "").removeprefix("decode.")
+        if field not in given or field not in OPTION_OF:
+            raise
+        raise NmtError(f"{OPTION_OF[field]} {given[field]}: {err.reason}") from None
 
 
 def _guard(debug: bool, fn: Callable[[], T]) -> T:
@@ -106,6 +115,14 @@ def translate(
     length_penalty: LengthPenalty = None,
     batch_size: BatchSize = None,
     sets: DecodeSets = None,
+    glossary: Annotated[Optional[Path], typer.Option("--glossary", help=(
+        "TSV of 'source term<TAB>target term': where a source term occurs, its target term is in the output "
+        "(constrained beam search)."))] = None,
+    sampling: Annotated[Optional[str], typer.Option("--sampling", help=(
+        "Sample instead of searching: topk:K or topp:P (with --n-best N: N samples per line)."))] = None,
+    temperature: Annotated[Optional[float], typer.Option("--temperature", help="Sampling temperature.")] = None,
+    seed: Annotated[Optional[int], typer.Option(
+        "--seed", help="Sampling seed (the same seed, input and batch size: the same samples).")] = None,
     attention: Annotated[Optional[Path], typer.Option(
         "--attention", help="Write an attention heatmap PNG (one per line: NAME-2.png, ... for more lines).")] = None,
     attention_kind: Annotated[str, typer.Option(
@@ -122,25 +139,29 @@ def translate(
     """Translate sentences with a trained run: one output line per input line."""
 
     def go() -> None:
+        from nmt.glossary import read_glossary
         from nmt.stream import translate_input
         from nmt.translate import Translator, moses_nbest
 
         if engine not in ("nmt", "ctranslate2"):
             raise NmtError(f"--engine {engine!r}: choose nmt or ctranslate2")
         if engine == "ctranslate2":
-            from nmt.export import CT2Translator
+            from nmt.ct2 import CT2Translator
             from nmt.run import load_run
 
-            if attention or show_attention or align or n_best > 1:
-                raise NmtError("--engine ctranslate2 gives translations only; drop --attention/--align/--n-best")
+            if attention or show_attention or align or n_best > 1 or glossary or sampling:
+                raise NmtError("--engine ctranslate2 gives translations only; drop --attention/--align/--n-best/"
+                               "--glossary/--sampling")
             loaded = load_run(run, None, runs_root=runs_root)
-            _decode(loaded.config, sets, length_penalty, batch_size)
+            _decode(loaded.config, sets, beam_size=beam, length_penalty=length_penalty, batch_size=batch_size)
             ct2 = CT2Translator(loaded)
-            translate_input(lambda chunk, _: ct2.translate(chunk, beam), text, input, output,
+            translate_input(lambda chunk, _: ct2.translate(chunk), text, input, output,
                             loaded.config.decode.batch_size)
             return
         translator = Translator.load(run, checkpoint, device, runs_root)
-        _decode(translator.cfg, sets, length_penalty, batch_size)
+        _decode(translator.cfg, sets, beam_size=beam, n_best=n_best, length_penalty=length_penalty,
+                batch_size=batch_size, sampling=sampling, temperature=temperature, seed=seed,
+                glossary=None if glossary is None else read_glossary(glossary))
         if attention or show_attention or align:
             from nmt.attention_maps import check_layer_head, explain
             from nmt.plots import draw_explanations
@@ -150,19 +171,18 @@ def translate(
             console = Console(stderr=True) if show_attention else None
 
             def chunk_out(chunk: list[str], first: int) -> list[str]:
-                items = explain(translator, chunk, beam, layer if cross else -1, head if cross else None)
+                items = explain(translator, chunk, layer if cross else -1, head if cross else None)
                 draw_explanations(items, attention_kind, layer, head, attention, all_heads,  # type: ignore[arg-type]
                                   console, first)
                 return [f"{item.translation} ||| {item.pharaoh}" if align else item.translation for item in items]
         elif n_best > 1:
-            translator.translate([], beam, n_best)  # --n-best checked against the beam before any input is read
 
             def chunk_out(chunk: list[str], first: int) -> list[str]:
-                return moses_nbest(translator.translate(chunk, beam, n_best), first)
+                return moses_nbest(translator.translate(chunk), first)
         else:
 
             def chunk_out(chunk: list[str], first: int) -> list[str]:
-                return translator(chunk, beam)
+                return translator(chunk)
         translate_input(chunk_out, text, input, output, translator.cfg.decode.batch_size)
 
     _guard(debug, go)
@@ -185,9 +205,12 @@ def serve(
     queue_size: Annotated[int, typer.Option("--queue-size", help="Requests waiting (503 past it).")] = 128,
     batch_wait_ms: Annotated[float, typer.Option(
         "--batch-wait-ms", help="How long a request waits for others to be batched with it.")] = 5.0,
+    api_key: Annotated[Optional[list[str]], typer.Option(
+        "--api-key", help="A key requests must carry as api_key (repeatable; default: no keys needed).")] = None,
     debug: Debug = False,
 ) -> None:
-    """Serve a run over HTTP: POST /translate {"text": ...}, GET /health (pip install -e ".[serve]")."""
+    """Serve a run over HTTP: POST /translate {"text": ...} or LibreTranslate's {"q": ...}, GET /languages, GET
+    /health (pip install -e ".[serve]")."""
 
     def go() -> None:
         from nmt.serve import Limits, serve
@@ -196,8 +219,8 @@ def serve(
         limits = Limits(max_lines, max_chars, max_beam, queue_size, batch_wait_ms=batch_wait_ms)
         limits.validate()
         translator = Translator.load(run, checkpoint, device, runs_root)
-        _decode(translator.cfg, sets, length_penalty, batch_size)
-        serve(translator, host, port, limits)
+        _decode(translator.cfg, sets, length_penalty=length_penalty, batch_size=batch_size)
+        serve(translator, host, port, limits, frozenset(api_key or ()))
 
     _guard(debug, go)
 
@@ -231,7 +254,7 @@ def export(
     """Convert a run to another engine's format (CTranslate2), SentencePiece model(s) included."""
 
     def go() -> Path:
-        from nmt.export import export_ctranslate2
+        from nmt.ct2 import export_ctranslate2
 
         if fmt != "ctranslate2":
             raise NmtError(f"--format {fmt!r}: only ctranslate2 is supported")
@@ -305,8 +328,8 @@ def evaluate(
         if hyp is not None and ref is not None:
             return {str(hyp): score_files(hyp, ref)}
         translator = Translator.load(run, checkpoint, device, runs_root)
-        _decode(translator.cfg, sets, length_penalty, batch_size)
-        return evaluate_run(translator, beam, translator.run_dir / "eval", corpus)
+        _decode(translator.cfg, sets, beam_size=beam, length_penalty=length_penalty, batch_size=batch_size)
+        return evaluate_run(translator, translator.run_dir / "eval", corpus)
 
     results = _guard(debug, go)
     if as_json:

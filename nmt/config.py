@@ -11,6 +11,7 @@ import dataclasses
 import difflib
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -32,7 +33,11 @@ DEFAULT_CONFIG = SHIPPED_CONFIGS / "tatoeba-en-de.yaml"
 
 
 class ConfigError(NmtError):
-    """A config file or override is invalid."""
+    """A config file or override is invalid; ``key`` and ``reason`` where one key's value is at fault."""
+
+    def __init__(self, message: str, key: str | None = None, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.key, self.reason = key, reason
 
 
 @dataclass
@@ -232,22 +237,61 @@ class TrainConfig:
                "must be two numbers in [0, 1)")
 
 
-@dataclass
+@dataclass(frozen=True)
 class DecodeConfig:
-    """Search settings for translate, eval and validation BLEU (validation always decodes greedily)."""
+    """Search settings for translate, eval, serve and validation BLEU (validation always decodes greedily). One
+    path: the run's section, changed by :meth:`override` (the CLI's options and ``--set decode.KEY=VALUE``, a server
+    request's fields, Python keyword arguments), travels to the search as it is."""
 
     beam_size: int = 5  # 1: greedy search
     length_penalty: float = 0.6  # GNMT alpha: score / ((5 + len) / 6) ** alpha; 0 disables
     max_len_a: float = 1.5  # output length limit: a * source length + b (subword tokens)
     max_len_b: int = 10
     batch_size: int = 64  # sentences per decoding batch
+    n_best: int = 1  # hypotheses returned per line (at most beam_size; with sampling: samples per line)
+    sampling: str = "none"  # none (search), topk:K (the K most likely tokens) or topp:P (nucleus, 0 < P <= 1)
+    temperature: float = 1.0  # sampling: divides the log-probabilities before the draw
+    seed: int = 0  # sampling: the same seed, lines and batch size draw the same samples
+    glossary: dict[str, str] = field(default_factory=dict)  # source term -> target term the output must contain
 
     def validate(self) -> None:
-        _check(self.beam_size >= 1, "decode.beam_size", "must be at least 1")
+        _check(self.beam_size >= 1, "decode.beam_size", "the beam size must be at least 1 (1 is greedy search)")
         _check(self.length_penalty >= 0, "decode.length_penalty", "must be zero (no penalty) or positive")
         _check(self.batch_size >= 1, "decode.batch_size", "must be at least 1")
         _check(self.max_len_a >= 0 and self.max_len_b >= 1, "decode.max_len_b",
                "need max_len_a >= 0 and max_len_b >= 1")
+        _check(self.n_best >= 1, "decode.n_best", "must be at least 1")
+        _check(self.n_best <= self.beam_size or self.sampling != "none", "decode.n_best",
+               f"{self.n_best} exceeds the beam size {self.beam_size}; raise the beam")
+        self.sampler()
+        _check(self.temperature > 0, "decode.temperature", "must be positive (1: the model's distribution)")
+        _check(all(s.strip() and t.strip() for s, t in self.glossary.items()), "decode.glossary",
+               "a source or target term is empty")
+        _check(not (self.glossary and self.sampling != "none"), "decode.glossary",
+               "glossary terms need (beam) search; drop the glossary or decode.sampling")
+
+    def sampler(self) -> tuple[int, float] | None:
+        """(top_k, top_p) of ``sampling`` (0 and 1.0: no cut), None for search."""
+        if self.sampling == "none":
+            return None
+        kind, _, value = self.sampling.partition(":")
+        try:
+            if kind == "topk" and int(value) >= 1:
+                return int(value), 1.0
+            if kind == "topp" and 0 < float(value) <= 1:
+                return 0, float(value)
+        except ValueError:
+            pass
+        reason = f"{self.sampling!r}: write none, topk:K (K >= 1) or topp:P (0 < P <= 1)"
+        raise ConfigError(f"decode.sampling: {reason}", "decode.sampling", reason)
+
+    def override(self, changes: Mapping[str, Any]) -> DecodeConfig:
+        """These settings with ``changes`` (field name -> value; None keeps the value), type-checked and
+        validated: the one way decode settings are changed."""
+        raw = dataclasses.asdict(self) | {k: v for k, v in changes.items() if v is not None}
+        decode = from_dict(DecodeConfig, raw, "decode.")
+        decode.validate()
+        return decode
 
 
 @dataclass
@@ -281,7 +325,7 @@ class Config:
 
 def _check(ok: bool, key: str, message: str) -> None:
     if not ok:
-        raise ConfigError(f"{key}: {message}")
+        raise ConfigError(f"{key}: {message}", key, message)
 
 
 # ---------------------------------------------------------------- loading
@@ -315,17 +359,16 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     return cfg
 
 
-def override_decode(base: DecodeConfig, overrides: list[str]) -> DecodeConfig:
-    """``base`` with ``decode.KEY=VALUE`` overrides (translate and eval take decode settings only), validated."""
-    raw: dict[str, Any] = {"decode": dataclasses.asdict(base)}
-    for item in overrides:
+def decode_sets(items: list[str]) -> dict[str, Any]:
+    """``--set decode.KEY=VALUE`` items (translate, eval and serve change decode settings only) as
+    :meth:`DecodeConfig.override` changes, values read as YAML."""
+    raw: dict[str, Any] = {}
+    for item in items:
         if not item.startswith("decode."):
-            raise ConfigError(f"--set {item!r}: translate and eval change decode settings only: --set "
-                              "decode.KEY=VALUE (beam_size, length_penalty, max_len_a, max_len_b, batch_size)")
+            raise ConfigError(f"--set {item!r}: this command changes decode settings only: --set decode.KEY=VALUE "
+                              f"({', '.join(f.name for f in dataclasses.fields(DecodeConfig))})")
         _apply_override(raw, item)
-    decode = from_dict(DecodeConfig, raw["decode"], "decode.")
-    decode.validate()
-    return decode
+    return raw.get("decode", {})
 
 
 def read_yaml(path: Path) -> dict[str, Any]:

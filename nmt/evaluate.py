@@ -41,8 +41,8 @@ def score_files(hyp: Path, ref: Path) -> dict[str, dict[str, Any]]:
     return score(hyps, refs)
 
 
-def evaluate_run(translator: Translator, beam_size: int | None = None, hyp_dir: Path | None = None,
-                 corpus: str | None = None) -> dict[str, dict[str, dict[str, Any]]]:
+def evaluate_run(translator: Translator, hyp_dir: Path | None = None, corpus: str | None = None,
+                 ) -> dict[str, dict[str, dict[str, Any]]]:
     """Decode each of the run's test sets (or those of the named ``corpus``, in the run's languages) and score
     it; hypotheses are also written to ``hyp_dir`` if given. A run with a phrase check set (``data.phrases``)
     gets its score too, under ``phrases``."""
@@ -53,11 +53,11 @@ def evaluate_run(translator: Translator, beam_size: int | None = None, hyp_dir: 
                        "files with --hyp and --ref")
     results = {}
     for name, data in splits.tests.items():
-        hyps = translator(data.src, beam_size)
+        hyps = translator(data.src)
         if hyp_dir is not None:
             atomic_write_text(hyp_dir / f"{name}.hyp.{d.tgt_lang}", "\n".join(hyps) + "\n")
         results[name] = score(hyps, data.tgt, d.tgt_lang)
         results[name]["sentences"] = len(hyps)  # type: ignore[assignment]
     if d.phrases and not corpus:
-        results["phrases"] = phrase_score(lambda lines: translator(lines, beam_size), read_phrases(d.phrases))
+        results["phrases"] = phrase_score(translator, read_phrases(d.phrases))
     return results

@@ -137,7 +137,12 @@ def nmt_weights(w: dict[str, Tensor], cfg: ModelConfig, order: list[int]) -> dic
     return {name: t.float().contiguous() for name, t in out.items()}
 
 
-def _languages(model: str) -> tuple[str, str] | None:
+def _languages(model: str, folder: Path) -> tuple[str, str] | None:
+    """The languages Hugging Face's MarianTokenizer saved (tokenizer_config.json), else those in an OPUS-MT name."""
+    saved = _read_json(folder / "tokenizer_config.json") if (folder / "tokenizer_config.json").is_file() else {}
+    src, tgt = saved.get("source_lang"), saved.get("target_lang")
+    if isinstance(src, str) and isinstance(tgt, str) and src and tgt:
+        return src, tgt
     found = re.search(r"opus-mt-([a-z]+)-([a-z]+)$", model.rstrip("/"))
     return (found.group(1), found.group(2)) if found else None
 
@@ -157,9 +162,10 @@ def import_marian(model: str, run: str | Path | None = None, src_lang: str | Non
     if missing:
         raise NmtError(f"{folder}: missing {', '.join(missing)}; a Marian model folder has {', '.join(FILES)} and "
                        f"{WEIGHTS}")
-    langs = (src_lang, tgt_lang) if src_lang and tgt_lang else _languages(model)
+    langs = (src_lang, tgt_lang) if src_lang and tgt_lang else _languages(model, folder)
     if langs is None:
-        raise NmtError(f"{model}: give the languages with --src and --tgt (they are not in the model's name)")
+        raise NmtError(f"{model}: give the languages with --src and --tgt (neither tokenizer_config.json nor the "
+                       "model's name says them)")
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", model.rstrip("/").split("/")[-1]) or "marian"
     target = Path(run) if run is not None else Path(runs_root) / name
     if target.exists() and (not target.is_dir() or any(target.iterdir())):

@@ -1,6 +1,7 @@
-"""Greedy and beam search over the model's narrow interface: ``encode``, ``init_cache``, ``decode_step``.
+"""Greedy search, sampling and beam search over the model's narrow interface: ``encode``, ``init_cache``,
+``decode_step`` (lexically constrained beam search: nmt/constrained.py).
 
-Both decode from the model's start token (<s>; <pad> for Marian models) until </s> or the length limit
+All decode from the model's start token (<s>; <pad> for Marian models) until </s> or the length limit
 ``max_len_a * source_length + max_len_b`` (subword tokens, </s> included; at the limit </s> is forced). Rows are
 one flat (sentence x beam) dimension; finished sentences are dropped from the batch and the cache follows with one
 ``reorder`` per step.
@@ -11,6 +12,7 @@ Beam scores are length-normalised with the GNMT penalty (Wu et al., 2016):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -71,17 +73,55 @@ def greedy_search(
     max_positions: int = 1024,
 ) -> list[Hypothesis]:
     """Pick the most probable token at each step. src: (B, S) padded ids -> one hypothesis per sentence."""
-    b = src.size(0)
-    limits = output_limits(src, max_len_a, max_len_b, max_positions)  # (B,)
-    steps = int(limits.max())
+    return _one_path(model, src, 1, max_len_a, max_len_b, min_len, max_positions, lambda logp: logp.max(dim=-1))
+
+
+@torch.inference_mode()
+def sample_search(
+    model: SearchModel, src: Tensor, n: int = 1, top_k: int = 0, top_p: float = 1.0, temperature: float = 1.0,
+    max_len_a: float = 1.5, max_len_b: int = 10, min_len: int = 0, max_positions: int = 1024,
+    generator: torch.Generator | None = None,
+) -> list[list[Hypothesis]]:
+    """Draw ``n`` translations per sentence: each token from the model's distribution at ``temperature``, cut to
+    the ``top_k`` most probable tokens (0: no cut) or to the smallest set whose probability reaches ``top_p``
+    (nucleus sampling; 1.0: no cut). Scores are the model's log-probabilities (temperature 1), samples in the
+    order drawn. The same ``generator`` state and batch give the same samples."""
+
+    def draw(logp: Tensor) -> tuple[Tensor, Tensor]:
+        probs = (logp / temperature).softmax(dim=-1)  # (N, V); banned tokens stay at 0
+        if top_k:
+            keep = torch.zeros_like(probs, dtype=torch.bool).scatter_(1, probs.topk(top_k, dim=1).indices, True)
+            probs = probs * keep
+        if top_p < 1.0:
+            ranked, order = probs.sort(dim=1, descending=True)
+            before = ranked.cumsum(dim=1) - ranked  # (N, V) probability of the tokens ranked above each
+            probs = torch.zeros_like(probs).scatter_(1, order, ranked.masked_fill(before >= top_p, 0.0))
+        tokens = torch.multinomial(probs, 1, generator=generator).squeeze(1)  # (N,)
+        return logp.gather(1, tokens[:, None]).squeeze(1), tokens
+
+    found = _one_path(model, src, n, max_len_a, max_len_b, min_len, max_positions, draw)
+    return [found[i : i + n] for i in range(0, len(found), n)]
+
+
+def _one_path(
+    model: SearchModel, src: Tensor, copies: int, max_len_a: float, max_len_b: int, min_len: int,
+    max_positions: int, pick: Callable[[Tensor], tuple[Tensor, Tensor]],
+) -> list[Hypothesis]:
+    """Extend one prefix per row with ``pick(log-probabilities) -> (their log-probability, tokens)`` until </s>
+    or the row's limit; ``copies`` rows per sentence, consecutive. One hypothesis per row."""
+    dev = src.device
+    limits = output_limits(src, max_len_a, max_len_b, max_positions).repeat_interleave(copies)  # (B*copies,)
+    b, steps = limits.numel(), int(limits.max())
     cache = model.init_cache(model.encode(src), steps)
-    out = torch.full((b, steps), PAD_ID, dtype=torch.long, device=src.device)
-    scores = torch.zeros(b, device=src.device)
-    active = torch.arange(b, device=src.device)  # sentence index of each cache row
-    last = torch.full((b,), model.start_id, dtype=torch.long, device=src.device)
+    if copies > 1:  # each sentence's encoder states serve its copies as rows of their own
+        cache.reorder(torch.arange(src.size(0), device=dev).repeat_interleave(copies), group=1)
+    out = torch.full((b, steps), PAD_ID, dtype=torch.long, device=dev)
+    scores = torch.zeros(b, device=dev)
+    active = torch.arange(b, device=dev)  # row index of each cache row
+    last = torch.full((b,), model.start_id, dtype=torch.long, device=dev)
     for t in range(steps):
         logp = _step_log_probs(model, last, cache, t, min_len, limits[active] == t + 1)
-        best, nxt = logp.max(dim=-1)  # (N,)
+        best, nxt = pick(logp)  # (N,)
         out[active, t] = nxt
         scores[active] += best
         alive = nxt != EOS_ID

@@ -1,31 +1,38 @@
 """An HTTP translation server (FastAPI + uvicorn: ``pip install -e ".[serve]"``).
 
 POST /translate takes ``{"text": "..."}`` or ``{"text": ["...", ...]}`` (optional ``beam_size``, ``n_best``,
-``alignment``) and answers ``{"translations": [...]}``, one item per input line, in order. GET /health gives the
-model's languages, config and the server's limits. Requests that arrive together are translated together
-(dynamic batching): one worker thread runs the model, fed by a bounded queue; a full queue answers 503. What one
-request may ask is limited (lines, characters per line, beam size: 413/422). Every error is a one-line JSON
-``{"error": "..."}`` and the server keeps serving.
+``alignment``, ``glossary``: ``{"source term": "target term", ...}``) and answers ``{"translations": [...]}``, one
+item per input line, in order. GET /health gives the model's languages, config and the server's limits. Requests
+that arrive together are translated together (dynamic batching): one worker thread runs the model, fed by a bounded
+queue; a full queue answers 503. What one request may ask is limited (lines, characters per line, beam size:
+413/422). Every error is a one-line JSON ``{"error": "..."}`` and the server keeps serving.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import parse_qs
 
+from nmt.config import ConfigError
 from nmt.errors import NmtError
+
+if TYPE_CHECKING:
+    from nmt.config import DecodeConfig
 
 try:
     from fastapi import FastAPI, Request
-    from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
-    from pydantic import BaseModel, ConfigDict, Field
+    from pydantic import BaseModel, ConfigDict, Field, ValidationError
     from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    from nmt import libretranslate
 
     class TranslateRequest(BaseModel):
         model_config = ConfigDict(extra="forbid")
@@ -33,6 +40,8 @@ try:
         beam_size: int | None = Field(default=None, ge=1)
         n_best: int = Field(default=1, ge=1)
         alignment: bool = False
+        glossary: dict[str, str] | None = None  # source term -> target term (constrained beam search)
+        api_key: str | None = None  # needed when the server has keys
 except ImportError:  # the optional extra: create_app and serve say how to install it
     pass
 
@@ -59,12 +68,12 @@ class Limits:
 
 
 class Engine(Protocol):
-    """What the server needs from a model: translate lines with one set of options, and describe itself."""
+    """What the server needs from a model: its decode settings with a request's changes, translate lines with one
+    set of settings, and describe itself."""
 
-    def translate_items(self, lines: list[str], beam_size: int, n_best: int, alignment: bool) -> list[dict]: ...
+    def settings(self, **changes: Any) -> DecodeConfig: ...  # noqa: ANN401
+    def translate_items(self, lines: list[str], decode: DecodeConfig, alignment: bool) -> list[dict]: ...
     def info(self) -> dict[str, Any]: ...
-    @property
-    def default_beam(self) -> int: ...
 
 
 class TranslatorEngine:
@@ -73,22 +82,26 @@ class TranslatorEngine:
     def __init__(self, translator: Any) -> None:  # noqa: ANN401
         self.translator = translator
 
-    @property
-    def default_beam(self) -> int:
-        return self.translator.cfg.decode.beam_size
+    def settings(self, **changes: Any) -> DecodeConfig:  # noqa: ANN401
+        return self.translator.settings(**changes)
 
-    def translate_items(self, lines: list[str], beam_size: int, n_best: int, alignment: bool) -> list[dict]:
+    def translate_items(self, lines: list[str], decode: DecodeConfig, alignment: bool) -> list[dict]:
         """Per line ``{"text", "score"}``, plus ``"n_best": [{"text", "score", "log_prob"}, ...]`` when
-        ``n_best`` > 1 and ``"alignment"`` (Pharaoh ``i-j`` pairs of the best translation) when asked."""
-        nbests = self.translator.translate(lines, beam_size, n_best)
+        ``decode.n_best`` > 1 and ``"alignment"`` (Pharaoh ``i-j`` pairs of the best translation) when asked: one
+        search either way."""
+        from nmt.translate import hypotheses_text, search_lines
+
+        t = self.translator
+        src_ids, hyps = search_lines(t.model, t.tok, lines, decode, t.device)
+        nbests = hypotheses_text(t.tok, hyps)
         items = [{"text": nb[0].text, "score": nb[0].score} for nb in nbests]
-        if n_best > 1:
+        if decode.n_best > 1:
             for item, nb in zip(items, nbests):
                 item["n_best"] = [t._asdict() for t in nb]
         if alignment:
-            from nmt.attention_maps import explain
+            from nmt.attention_maps import explain_hypotheses
 
-            for item, explained in zip(items, explain(self.translator, lines, beam_size)):
+            for item, explained in zip(items, explain_hypotheses(t, lines, src_ids, hyps)):
                 item["alignment"] = explained.pharaoh
         return items
 
@@ -102,7 +115,7 @@ class TranslatorEngine:
 @dataclass
 class _Job:
     lines: list[str]
-    options: tuple[int, int, bool]  # beam size, n-best, alignment: jobs batch together when these agree
+    options: tuple[DecodeConfig, bool]  # decode settings, alignment: jobs batch together when these agree
     done: asyncio.Future = field(repr=False)
 
 
@@ -115,7 +128,7 @@ class Batcher:
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nmt-model")
         self.model_calls = 0
 
-    async def translate(self, lines: list[str], options: tuple[int, int, bool]) -> list[dict]:
+    async def translate(self, lines: list[str], options: tuple[DecodeConfig, bool]) -> list[dict]:
         job = _Job(lines, options, asyncio.get_running_loop().create_future())
         self.queue.put_nowait(job)  # asyncio.QueueFull: the caller answers 503
         return await job.done
@@ -126,11 +139,15 @@ class Batcher:
         loop = asyncio.get_running_loop()
         while True:
             jobs = await self._collect()
-            groups: dict[tuple[int, int, bool], list[_Job]] = {}
+            groups: list[tuple[tuple[DecodeConfig, bool], list[_Job]]] = []
             for job in jobs:
                 if not job.done.done():  # a client that went away is not translated for
-                    groups.setdefault(job.options, []).append(job)
-            for options, group in groups.items():
+                    same = next((group for options, group in groups if options == job.options), None)
+                    if same is None:
+                        groups.append((job.options, [job]))
+                    else:
+                        same.append(job)
+            for options, group in groups:
                 lines = [line for job in group for line in job.lines]
                 self.model_calls += 1
                 try:
@@ -175,13 +192,20 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def create_app(engine: Engine, limits: Limits | None = None) -> FastAPI:
-    """The FastAPI application serving ``engine`` under ``limits``."""
+def _where(err: ValidationError) -> str:
+    """The request field the first validation error is about."""
+    return ".".join(str(part) for part in err.errors()[0].get("loc", ())) or "body"
+
+
+def create_app(engine: Engine, limits: Limits | None = None, api_keys: frozenset[str] = frozenset()) -> FastAPI:
+    """The FastAPI application serving ``engine`` under ``limits``; with ``api_keys``, every translation request
+    must carry one (``api_key``)."""
     _need_extra()
     limits = limits or Limits()
     limits.validate()
-    if engine.default_beam > limits.max_beam:
-        raise NmtError(f"--max-beam {limits.max_beam} is below the run's decode.beam_size {engine.default_beam}; "
+    default_beam = engine.settings().beam_size
+    if default_beam > limits.max_beam:
+        raise NmtError(f"--max-beam {limits.max_beam} is below the run's decode.beam_size {default_beam}; "
                        "raise --max-beam or pass --set decode.beam_size=N")
 
     @asynccontextmanager
@@ -194,28 +218,65 @@ def create_app(engine: Engine, limits: Limits | None = None) -> FastAPI:
 
     app = FastAPI(title="nmt", lifespan=lifespan)
     max_body = limits.max_lines * (limits.max_chars * 4 + 16) + 1024  # UTF-8 is at most 4 bytes a character
+    src_lang, tgt_lang = engine.info()["src_lang"], engine.info()["tgt_lang"]
 
-    @app.middleware("http")
-    async def refuse_large_bodies(request: Request, call_next):  # noqa: ANN001, ANN202
+    async def payload(request: Request) -> dict[str, Any] | JSONResponse:
+        """The body as a mapping (JSON, or a form as libretranslatepy sends); read at most ``max_body`` bytes,
+        whether or not the client says how many it sends (413 past it)."""
+        def too_large(size: str) -> JSONResponse:
+            return _error(413, f"request body of {size} bytes; at most {max_body:,} ({limits.max_lines} lines of "
+                          f"{limits.max_chars} characters)")
+
         size = request.headers.get("content-length")
         if size is not None and size.isdigit() and int(size) > max_body:
-            return _error(413, f"request body of {int(size):,} bytes; at most {max_body:,} "
-                          f"({limits.max_lines} lines of {limits.max_chars} characters)")
-        return await call_next(request)
+            return too_large(f"{int(size):,}")
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > max_body:
+                return too_large(f"over {max_body:,}")
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return _error(400, NOT_JSON)
+        if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            form = parse_qs(text, keep_blank_values=True)
+            return {key: values if key == "q" and len(values) > 1 else values[0] for key, values in form.items()}
+        try:
+            found = json.loads(text)
+        except json.JSONDecodeError:
+            found = None
+        return found if isinstance(found, dict) else _error(422, NOT_JSON)
 
-    @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first.get("loc", ()) if part != "body") or "body"
-        if first.get("type") == "json_invalid" or where == "body":
-            return _error(422, NOT_JSON)
-        return _error(422, f"{where}: {first.get('msg', 'invalid')}; send {{\"text\": \"...\"}} or "
-                      "{\"text\": [\"...\", ...]}")
+    async def run(request: Request, field: str, lines: list[str], changes: dict[str, Any],
+                  alignment: bool = False) -> list[dict] | JSONResponse:
+        """Per-line items for ``lines`` decoded with the run's settings and ``changes``, or the error response
+        (``field``: the request field the lines came from, for the messages)."""
+        if not lines:
+            return _error(422, f"{field}: an empty list; send at least one sentence")
+        if len(lines) > limits.max_lines:
+            return _error(413, f"{field}: {len(lines)} lines; at most {limits.max_lines} per request")
+        for number, line in enumerate(lines, 1):
+            if len(line) > limits.max_chars:
+                return _error(413, f"{field}: line {number} has {len(line)} characters; at most {limits.max_chars}")
+        try:
+            decode = engine.settings(**changes)
+        except ConfigError as err:  # the request's fields are DecodeConfig's
+            return _error(422, f"{(err.key or '').removeprefix('decode.')}: {err.reason}" if err.key else str(err))
+        if decode.beam_size > limits.max_beam:
+            return _error(422, f"beam_size: {decode.beam_size}; at most {limits.max_beam}")
+        batcher: Batcher = request.app.state.batcher
+        try:
+            return await batcher.translate(lines, (decode, alignment))
+        except asyncio.QueueFull:
+            return _error(503, f"the server is busy ({limits.queue_size} requests waiting); retry shortly")
+        except NmtError as err:
+            return _error(422, str(err))
+        except Exception as err:  # noqa: BLE001
+            return _error(500, f"translation failed: {type(err).__name__}: {err}")
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        if exc.status_code == 400:  # FastAPI could not parse the body (e.g. not UTF-8)
-            return _error(400, NOT_JSON)
         return _error(exc.status_code, f"{request.method} {request.url.path}: {exc.detail}")
 
     @app.get("/health")
@@ -224,38 +285,49 @@ def create_app(engine: Engine, limits: Limits | None = None) -> FastAPI:
         return {"status": "ok", **engine.info(), "limits": dataclasses.asdict(limits),
                 "queued": batcher.queue.qsize()}
 
+    @app.get("/languages")
+    async def languages() -> list[dict[str, Any]]:
+        return libretranslate.languages(src_lang, tgt_lang)
+
     @app.post("/translate")
-    async def translate(body: TranslateRequest, request: Request) -> Any:  # noqa: ANN401
-        lines = [body.text] if isinstance(body.text, str) else body.text
-        if not lines:
-            return _error(422, "text: an empty list; send at least one sentence")
-        if len(lines) > limits.max_lines:
-            return _error(413, f"text: {len(lines)} lines; at most {limits.max_lines} per request")
-        for number, line in enumerate(lines, 1):
-            if len(line) > limits.max_chars:
-                return _error(413, f"text: line {number} has {len(line)} characters; at most {limits.max_chars}")
-        beam = engine.default_beam if body.beam_size is None else body.beam_size
-        if beam > limits.max_beam:
-            return _error(422, f"beam_size: {beam}; at most {limits.max_beam}")
-        if body.n_best > beam:
-            return _error(422, f"n_best: {body.n_best} exceeds the beam size {beam}; raise beam_size")
-        batcher: Batcher = request.app.state.batcher
+    async def translate(request: Request) -> Any:  # noqa: ANN401
+        found = await payload(request)
+        if isinstance(found, JSONResponse):
+            return found
+        if api_keys and found.get("api_key") not in api_keys:
+            return _error(403, "api_key: missing or not one of this server's keys")
+        if "q" in found:
+            return await translate_libre(request, found)
         try:
-            items = await batcher.translate(lines, (beam, body.n_best, body.alignment))
-        except asyncio.QueueFull:
-            return _error(503, f"the server is busy ({limits.queue_size} requests waiting); retry shortly")
-        except NmtError as err:
-            return _error(422, str(err))
-        except Exception as err:  # noqa: BLE001
-            return _error(500, f"translation failed: {type(err).__name__}: {err}")
-        return {"translations": items}
+            body = TranslateRequest.model_validate(found)
+        except ValidationError as err:
+            return _error(422, f"{_where(err)}: {err.errors()[0].get('msg', 'invalid')}; send {{\"text\": \"...\"}} "
+                          "or {\"text\": [\"...\", ...]}")
+        lines = [body.text] if isinstance(body.text, str) else body.text
+        changes = {"beam_size": body.beam_size, "n_best": body.n_best, "glossary": body.glossary}
+        items = await run(request, "text", lines, changes, body.alignment)
+        return items if isinstance(items, JSONResponse) else {"translations": items}
+
+    async def translate_libre(request: Request, found: dict[str, Any]) -> Any:  # noqa: ANN401
+        try:
+            body = libretranslate.LibreRequest.model_validate(found)
+        except ValidationError as err:
+            return _error(400, f"{_where(err)}: {err.errors()[0].get('msg', 'invalid')}")
+        why = libretranslate.unsupported(body, src_lang, tgt_lang)
+        if why is not None:
+            return _error(400, why)
+        texts, lines = libretranslate.texts_and_lines(body)
+        n = body.alternatives + 1
+        items = await run(request, "q", lines, {"n_best": n, "beam_size": max(n, default_beam)})
+        return items if isinstance(items, JSONResponse) else libretranslate.answer(body, texts, items)
 
     return app
 
 
-def serve(translator: Any, host: str = "127.0.0.1", port: int = 8000, limits: Limits | None = None) -> None:  # noqa: ANN401
+def serve(translator: Any, host: str = "127.0.0.1", port: int = 8000, limits: Limits | None = None,  # noqa: ANN401
+          api_keys: frozenset[str] = frozenset()) -> None:
     """Serve a loaded :class:`~nmt.translate.Translator` over HTTP until stopped (Ctrl-C)."""
-    app = create_app(TranslatorEngine(translator), limits)  # says how to install FastAPI and uvicorn if missing
+    app = create_app(TranslatorEngine(translator), limits, api_keys)  # says how to install FastAPI and uvicorn
     import uvicorn
 
     uvicorn.run(app, host=host, port=port, log_level="info")

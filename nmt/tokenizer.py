@@ -85,8 +85,12 @@ class Tokenizer:
     def _decode(self, sp: spm.SentencePieceProcessor, ids: Sequence[Sequence[int]]) -> list[str]:
         if self.pieces is None:
             return [text.strip() for text in sp.decode([list(x) for x in ids])]
-        pieces = [[self.pieces[i] for i in x] for x in ids]
-        return [text.strip() for text in sp.decode([[p for p in x if p not in (PAD, BOS, EOS)] for x in pieces])]
+        unk = sp.unk_id()
+        pieces = [[self.pieces[i] for i in x if self.pieces[i] not in (PAD, BOS, EOS)] for x in ids]
+        # a piece this model does not know (a shared table's piece from the other side's model: a copied name)
+        # is printed as it is by SentencePiece, word-boundary mark and all: turn the mark into the space it means
+        return [text.strip() for text in sp.decode([[p if sp.piece_to_id(p) != unk else p.replace("▁", " ")
+                                                     for p in x] for x in pieces])]
 
     def piece_id(self, piece: str, side: str = "tgt") -> int:
         """The id of one piece (<unk>'s for an unknown one)."""

@@ -49,7 +49,7 @@ from nmt.prepare import prepare
 from nmt.progress import MetricsLog, TrainProgress
 from nmt.run import mark_latest, pick_device, resolve_run
 from nmt.tokenizer import Tokenizer
-from nmt.translate import search_options, translate_lines
+from nmt.translate import translate_lines
 
 
 @dataclass
@@ -536,7 +536,8 @@ class Trainer:
         return record
 
     def _greedy(self, lines: list[str]) -> list[str]:
-        hyps = translate_lines(self.model, self.tok, lines, **search_options(self.cfg.decode, self.device, beam_size=1))
+        greedy = self.cfg.decode.override({"beam_size": 1, "n_best": 1})
+        hyps = translate_lines(self.model, self.tok, lines, greedy, self.device)
         return [nbest[0][0] for nbest in hyps]
 
 

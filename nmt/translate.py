@@ -1,8 +1,8 @@
-"""Translation: a run directory -> a model and tokenizer -> batched greedy or beam search -> text."""
+"""Translation: a run directory -> a model and tokenizer -> batched search (greedy, beam, constrained beam) or
+sampling -> text."""
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,11 +12,12 @@ import torch
 
 from nmt.config import Config, DecodeConfig
 from nmt.constants import DEFAULT_RUNS_ROOT, EOS_ID
+from nmt.constrained import constrained_beam_search, needed_length
 from nmt.data import pad
-from nmt.errors import NmtError
+from nmt.glossary import terms_in
 from nmt.model import Transformer
 from nmt.run import load_run, pick_device
-from nmt.search import Hypothesis, beam_search, greedy_search
+from nmt.search import Hypothesis, beam_search, greedy_search, output_limits, sample_search
 from nmt.tokenizer import Tokenizer
 
 
@@ -35,31 +36,68 @@ def source_ids(tok: Tokenizer, lines: list[str], max_positions: int) -> list[lis
 
 
 def search_lines(
-    model: Transformer, tok: Tokenizer, lines: list[str], *, beam_size: int, alpha: float, max_len_a: float,
-    max_len_b: int, batch_size: int, device: torch.device, n_best: int = 1, min_len: int = 1,
+    model: Transformer, tok: Tokenizer, lines: list[str], decode: DecodeConfig, device: torch.device, min_len: int = 1,
 ) -> tuple[list[list[int]], list[list[Hypothesis]]]:
-    """(source ids, n-best hypotheses) per line, in input order; an empty line gets no ids and no hypotheses.
-    Sources longer than the model's positions are truncated, with a warning on stderr. ``min_len`` 1: a
-    non-empty line never gets an empty translation (</s> is banned at the first step, as fairseq and
-    CTranslate2 do)."""
+    """(source ids, n-best hypotheses) per line, in input order, searched (or sampled) as ``decode`` says; an
+    empty line gets no ids and no hypotheses. Sources longer than the model's positions are truncated, with a
+    warning on stderr. Lines holding glossary terms get constrained beam search, one at a time; the others are
+    batched exactly as without a glossary. ``min_len`` 1: a non-empty line never gets an empty translation (</s>
+    is banned at the first step, as fairseq and CTranslate2 do)."""
+    d = decode
     was_training = model.training
     model.eval()
     limit = model.cfg.max_positions
     src_ids = source_ids(tok, lines, limit)
-    todo = [i for i, ids in enumerate(src_ids) if ids]
     hyps: list[list[Hypothesis]] = [[] for _ in lines]
+    constraints = glossary_constraints(tok, lines, src_ids, d, limit)
+    if constraints:
+        continues_word = torch.tensor([not p.startswith("▁") and p[:1].isalnum() for p in tok.tgt_vocab()],
+                                      device=device)  # (V,)
+    for i, terms in constraints.items():
+        src = torch.tensor([src_ids[i]], device=device)
+        hyps[i] = constrained_beam_search(model, src, terms, d.beam_size, d.length_penalty, d.max_len_a,
+                                          d.max_len_b, min_len, d.n_best, limit, continues_word)
+    todo = [i for i, ids in enumerate(src_ids) if ids and i not in constraints]
+    sampler = d.sampler()
+    generator = None if sampler is None else torch.Generator(device).manual_seed(d.seed)
     order = sorted(todo, key=lambda i: len(src_ids[i]))  # similar lengths batch together
-    for start in range(0, len(order), batch_size):
-        chunk = order[start : start + batch_size]
+    for start in range(0, len(order), d.batch_size):
+        chunk = order[start : start + d.batch_size]
         src = pad([src_ids[i] for i in chunk]).to(device)
-        if beam_size == 1:
-            found = [[h] for h in greedy_search(model, src, max_len_a, max_len_b, min_len, limit)]
+        if sampler is not None:
+            found = sample_search(model, src, d.n_best, *sampler, d.temperature, d.max_len_a, d.max_len_b,
+                                  min_len, limit, generator)
+        elif d.beam_size == 1:
+            found = [[h] for h in greedy_search(model, src, d.max_len_a, d.max_len_b, min_len, limit)]
         else:
-            found = beam_search(model, src, beam_size, alpha, max_len_a, max_len_b, min_len, n_best, limit)
+            found = beam_search(model, src, d.beam_size, d.length_penalty, d.max_len_a, d.max_len_b, min_len,
+                                d.n_best, limit)
         for i, nbest in zip(chunk, found):
             hyps[i] = nbest
     model.train(was_training)
     return src_ids, hyps
+
+
+def glossary_constraints(tok: Tokenizer, lines: list[str], src_ids: list[list[int]], decode: DecodeConfig,
+                         max_positions: int) -> dict[int, list[list[int]]]:
+    """Line index -> target-term ids, for the lines holding glossary terms. Terms that cannot fit the line's
+    length limit are dropped with a one-line warning on stderr (the line is then translated without them)."""
+    out: dict[int, list[list[int]]] = {}
+    if not decode.glossary:
+        return out
+    for i, ids in enumerate(src_ids):
+        terms = terms_in(lines[i], decode.glossary) if ids else []
+        if not terms:
+            continue
+        pieces = tok.encode_tgt(terms)
+        room = int(output_limits(torch.tensor([ids]), decode.max_len_a, decode.max_len_b, max_positions)[0])
+        if needed_length(pieces) > room:
+            print(f"warning: input line {i + 1}: the glossary's target terms ({', '.join(terms)}) need "
+                  f"{needed_length(pieces)} tokens with </s>, past the length limit of {room}; translated "
+                  "without them (raise decode.max_len_a / max_len_b)", file=sys.stderr)
+            continue
+        out[i] = pieces
+    return out
 
 
 class Translation(NamedTuple):
@@ -71,13 +109,17 @@ class Translation(NamedTuple):
     log_prob: float
 
 
-def translate_lines(model: Transformer, tok: Tokenizer, lines: list[str], **search: Any) -> list[list[Translation]]:
-    """n-best lists, in input order; an empty line gives one empty translation scored 0. Options as
-    :func:`search_lines`."""
-    _, hyps = search_lines(model, tok, lines, **search)
+def hypotheses_text(tok: Tokenizer, hyps: list[list[Hypothesis]]) -> list[list[Translation]]:
+    """:func:`search_lines`' n-best lists as text; an empty line gives one empty translation scored 0."""
     texts = [tok.decode_tgt([h.tokens for h in nbest]) for nbest in hyps]
     return [[Translation(text, h.score, h.log_prob) for text, h in zip(words, nbest)] if nbest
             else [Translation("", 0.0, 0.0)] for words, nbest in zip(texts, hyps)]
+
+
+def translate_lines(model: Transformer, tok: Tokenizer, lines: list[str], decode: DecodeConfig,
+                    device: torch.device) -> list[list[Translation]]:
+    """n-best lists of text, in input order, searched as ``decode`` says."""
+    return hypotheses_text(tok, search_lines(model, tok, lines, decode, device)[1])
 
 
 def moses_nbest(translations: list[list[Translation]], first: int = 0) -> list[str]:
@@ -85,22 +127,6 @@ def moses_nbest(translations: list[list[Translation]], first: int = 0) -> list[s
     0-based input line (counted from ``first``), best first within a line."""
     return [f"{first + i} ||| {t.text} ||| F0= {t.log_prob:.4f} ||| {t.score:.4f}"
             for i, nbest in enumerate(translations) for t in nbest]
-
-
-def decode_settings(d: DecodeConfig, beam_size: int | None = None, **decode: float) -> DecodeConfig:
-    """Decode settings with ``beam_size`` and ``decode`` (DecodeConfig fields) overriding ``d``, validated."""
-    if beam_size is not None and beam_size < 1:
-        raise NmtError(f"--beam {beam_size}: the beam size must be at least 1 (1 is greedy search)")
-    d = dataclasses.replace(d, **decode, **({} if beam_size is None else {"beam_size": beam_size}))
-    d.validate()
-    return d
-
-
-def search_options(d: DecodeConfig, device: torch.device, beam_size: int | None = None) -> dict[str, Any]:
-    """Keyword arguments for :func:`search_lines` from decode settings (``beam_size`` overrides), validated."""
-    d = decode_settings(d, beam_size)
-    return {"beam_size": d.beam_size, "alpha": d.length_penalty, "max_len_a": d.max_len_a,
-            "max_len_b": d.max_len_b, "batch_size": d.batch_size, "device": device}
 
 
 @dataclass
@@ -122,20 +148,18 @@ class Translator:
         assert loaded.model is not None
         return cls(loaded.config, loaded.model, loaded.tokenizer, pick_device(device), loaded.dir, checkpoint)
 
-    def options(self, beam_size: int | None = None, **decode: float) -> dict[str, Any]:
-        """Search options: the run's decode settings, ``decode`` overriding DecodeConfig fields (length_penalty,
-        max_len_a, max_len_b, batch_size) and ``beam_size`` the beam; validated."""
-        return search_options(decode_settings(self.cfg.decode, beam_size, **decode), self.device)
+    def settings(self, **changes: Any) -> DecodeConfig:  # noqa: ANN401
+        """The run's decode settings with ``changes`` (DecodeConfig fields: beam_size, length_penalty, n_best,
+        max_len_a, max_len_b, batch_size; None keeps the run's), validated."""
+        return self.cfg.decode.override(changes)
 
-    def translate(self, lines: list[str], beam_size: int | None = None, n_best: int = 1,
-                  **decode: float) -> list[list[Translation]]:
-        """Translate sentences; returns per line the n-best list of (text, score, log_prob). ``decode``
-        overrides DecodeConfig fields (length_penalty, max_len_a, max_len_b, batch_size)."""
-        options = self.options(beam_size, **decode)
-        if n_best > options["beam_size"]:
-            raise NmtError(f"--n-best {n_best} exceeds the beam size {options['beam_size']}; raise --beam")
-        return translate_lines(self.model, self.tok, lines, n_best=n_best, **options)
+    def translate(self, lines: list[str], beam_size: int | None = None, n_best: int | None = None,
+                  **changes: Any) -> list[list[Translation]]:  # noqa: ANN401
+        """Translate sentences; returns per line the n-best list of (text, score, log_prob). ``beam_size``,
+        ``n_best`` and ``changes`` as :meth:`settings` (None: the run's)."""
+        decode = self.settings(beam_size=beam_size, n_best=n_best, **changes)
+        return translate_lines(self.model, self.tok, lines, decode, self.device)
 
-    def __call__(self, lines: list[str], beam_size: int | None = None) -> list[str]:
+    def __call__(self, lines: list[str], beam_size: int | None = None, **changes: Any) -> list[str]:  # noqa: ANN401
         """The best translation of each line."""
-        return [nbest[0][0] for nbest in self.translate(lines, beam_size)]
+        return [nbest[0][0] for nbest in self.translate(lines, beam_size, **changes)]

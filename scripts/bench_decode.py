@@ -111,7 +111,7 @@ def forced_protocol(threads: int, repeats: int, systems: list[str]) -> dict:
     if any(s.startswith("ctranslate2") for s in systems):
         import ctranslate2
 
-        from nmt.export import ctranslate2_spec, save_spec
+        from nmt.ct2 import ctranslate2_spec, save_spec
 
         vocab = ["<pad>", "<unk>", "<s>", "</s>"] + [f"t{i}" for i in range(4, VOCAB)]
         with tempfile.TemporaryDirectory() as tmp:
@@ -206,7 +206,7 @@ def real_data(run: str, threads: int, repeats: int, systems: list[str]) -> dict:
     import sacrebleu
 
     from nmt.corpora import load_splits
-    from nmt.export import CT2Translator, export_ctranslate2
+    from nmt.ct2 import CT2Translator, export_ctranslate2
     from nmt.run import load_run
     from nmt.translate import Translator
 

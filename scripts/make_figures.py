@@ -21,7 +21,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("docs/img"))
     args = parser.parse_args()
     translator = Translator.load(args.run)
-    item = explain(translator, [args.sentence], args.beam)[0]
+    translator.cfg.decode = translator.settings(beam_size=args.beam)
+    item = explain(translator, [args.sentence])[0]
     print(f"{args.sentence} -> {item.translation}  alignment: {item.pharaoh}")
     for kind in ("cross", "self", "masked"):
         plot_attention(item.maps, kind, args.out / f"attention-{kind}.png")

@@ -184,7 +184,7 @@ def test_imported_run_fine_tunes_and_exports_like_any_run(marian, imported, tmp_
     assert tuned.steps == 4 and (tmp_path / "tuned" / "vocab.json").read_bytes() == (run / "vocab.json").read_bytes()
     assert len(nmt.Translator.load(tmp_path / "tuned")(src[:3])) == 3
     pytest.importorskip("ctranslate2")
-    from nmt.export import CT2Translator, export_ctranslate2
+    from nmt.ct2 import CT2Translator, export_ctranslate2
     from nmt.run import load_run
 
     out = export_ctranslate2(run, tmp_path / "ct2")
@@ -215,3 +215,32 @@ def test_unsupported_marian_settings_name_the_key(marian, tmp_path):
     (folder / "config.json").write_text(json.dumps(hf))
     with pytest.raises(NmtError, match="scale_embedding"):
         import_marian(str(folder), tmp_path / "run", "en", "de")
+
+
+def test_pieces_only_the_source_model_knows_are_decoded_as_transformers_does(marian, imported):
+    vocab = json.loads((marian[0] / "vocab.json").read_text())
+    tok = imported.tok
+    unknown = tok.tgt.unk_id()
+    words = [p for p in tok.tgt_vocab() if p.startswith("▁") and len(p) > 2]
+    only_src = [p for p in words if tok.tgt.piece_to_id(p) == unknown and tok.src.piece_to_id(p) != tok.src.unk_id()]
+    only_tgt = [p for p in words if tok.tgt.piece_to_id(p) != unknown]
+    assert len(only_src) >= 2 and len(only_tgt) >= 2  # the made-up target language shares no words with English
+    pieces = [only_tgt[0], only_src[0], only_src[1], only_tgt[1]]
+    ours = tok.decode_tgt([[tok.table[p] for p in pieces]])[0]
+    theirs = marian[2].decode([vocab[p] for p in pieces], skip_special_tokens=True)
+    assert "▁" not in ours and ours == theirs
+
+
+def test_the_languages_come_from_tokenizer_config_then_the_name(marian, tmp_path):
+    import shutil
+
+    from nmt.config import load_config
+
+    folder = tmp_path / "my-model"  # a name without languages
+    shutil.copytree(marian[0], folder)
+    with pytest.raises(NmtError, match="give the languages with --src and --tgt"):
+        import_marian(str(folder), tmp_path / "runs" / "none")
+    marian[2].save_pretrained(folder)  # MarianTokenizer writes source_lang/target_lang into tokenizer_config.json
+    run = import_marian(str(folder), tmp_path / "runs" / "saved")
+    cfg = load_config(run / "config.yaml")
+    assert (cfg.data.src_lang, cfg.data.tgt_lang) == ("en", "de")

@@ -2,6 +2,7 @@
 brings the recipes and presets and the `nmt` command, away from any checkout."""
 
 import shutil
+import site
 import subprocess
 import sys
 import venv
@@ -18,8 +19,13 @@ def test_wheel_installs_the_command_recipes_and_presets(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation", "-q",
                     "-w", str(tmp_path / "dist")], check=True)
     wheel = next((tmp_path / "dist").glob("nmt-*.whl"))
-    env = tmp_path / "venv"  # the dependencies (torch, ...) come from this interpreter's site-packages
-    venv.create(env, system_site_packages=True, with_pip=False)
+    env = tmp_path / "venv"
+    venv.create(env, with_pip=False)
+    # the dependencies (torch, ...) come from the environment pytest runs in, a virtual one or not: its site
+    # directories are added after the new environment's own, where the wheel goes
+    own = next((env / "lib").glob("python3*/site-packages"))
+    outer = "; ".join(f"site.addsitedir({d!r})" for d in site.getsitepackages())
+    (own / "outer.pth").write_text(f"import site; {outer}\n")
     python, nmt = env / "bin" / "python", env / "bin" / "nmt"
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "-q", str(wheel)],
                    check=True)

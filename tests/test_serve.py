@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import threading
+import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
@@ -15,8 +16,10 @@ from typer.testing import CliRunner
 pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
 from fastapi.testclient import TestClient  # noqa: E402
+from libretranslatepy import LibreTranslateAPI  # noqa: E402
 
 from nmt.cli import app as cli  # noqa: E402
+from nmt.config import DecodeConfig  # noqa: E402
 from nmt.errors import NmtError  # noqa: E402
 from nmt.serve import Limits, TranslatorEngine, create_app  # noqa: E402
 from nmt.translate import Translator  # noqa: E402
@@ -106,13 +109,14 @@ def test_bad_requests_get_one_line_json_errors_and_the_server_goes_on(translator
 class BlockingEngine:
     """Holds every model call until released; fails once when asked to."""
 
-    default_beam = 1
-
     def __init__(self):
         self.release, self.started = threading.Event(), threading.Event()
         self.fail_next = False
 
-    def translate_items(self, lines, beam_size, n_best, alignment):
+    def settings(self, **changes):
+        return DecodeConfig(beam_size=1).override(changes)
+
+    def translate_items(self, lines, decode, alignment):
         self.started.set()
         self.release.wait(30)
         if self.fail_next:
@@ -171,6 +175,14 @@ def test_nmt_serve_listens_on_localhost_and_answers(synth_run, translator):
         with urllib.request.urlopen(request, timeout=60) as r:
             texts = [item["text"] for item in json.loads(r.read())["translations"]]
         assert texts == translator(["w1 w2 w3", "w4"])
+        client = LibreTranslateAPI(f"http://127.0.0.1:{port}")  # a real LibreTranslate client (form bodies)
+        assert client.translate("w1 w2 w3", "en", "de") == translator(["w1 w2 w3"])[0]
+        assert client.translate("w1 w2\nw4", "auto", "de") == "\n".join(translator(["w1 w2", "w4"]))
+        assert [(x["code"], x["targets"]) for x in client.languages()] == [("en", ["de"]), ("de", [])]
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            client.translate("w1", "fr", "de")
+        error = json.loads(refused.value.read())["error"]
+        assert refused.value.code == 400 and "source: 'fr' is not supported" in error
     finally:
         proc.terminate()
         out = proc.communicate(timeout=30)[0].decode()
@@ -189,3 +201,92 @@ def test_a_run_whose_beam_exceeds_the_limit_is_refused_at_start(synth_run, trans
         create_app(TranslatorEngine(translator), Limits(max_beam=2))
     result = runner.invoke(cli, ["serve", "--run", str(synth_run), "--device", "cpu", "--max-beam", "2"])
     assert result.exit_code == 2 and "raise --max-beam" in result.stderr
+
+
+@pytest.mark.parametrize("body,status,expected", [
+    ({"q": "w1 w2 w3", "source": "en", "target": "de"}, 200, {"translatedText": "T(w1 w2 w3)"}),
+    ({"q": ["w1", "w2\nw3"], "source": "auto", "target": "de", "format": "text"}, 200,
+     {"translatedText": ["T(w1)", "T(w2)\nT(w3)"]}),
+    ({"q": "w1", "source": "en", "target": "de", "alternatives": 2}, 200,
+     {"translatedText": "T(w1)", "alternatives": ["T(w1)#1", "T(w1)#2"]}),
+    ({"q": "w1", "source": "en", "target": "fr"}, 400, "target: 'fr' is not supported; this server translates en"),
+    ({"q": "w1", "source": "en", "target": "de", "format": "html"}, 400, "format: 'html' is not supported"),
+    ({"q": "w1", "source": "en"}, 400, "target: Field required"),
+    ({"q": "w1", "source": "en", "target": "de", "alternatives": 9}, 422, "beam_size: 10; at most 8"),
+])
+def test_libretranslate_requests_get_libretranslate_answers(body, status, expected):
+    engine = ShapeEngine()
+    with TestClient(create_app(engine)) as client:
+        answer = client.post("/translate", json=body)
+        form = client.post("/translate", data={k: v for k, v in body.items() if not isinstance(v, list)})
+    assert answer.status_code == status, answer.json()
+    if status == 200:
+        assert answer.json() == expected
+        if not isinstance(body["q"], list):
+            assert form.json() == expected  # the same as a form, as libretranslatepy sends it
+    else:
+        assert answer.json() == {"error": answer.json()["error"]} and expected in answer.json()["error"]
+
+
+def test_with_keys_every_translation_needs_one():
+    with TestClient(create_app(ShapeEngine(), api_keys=frozenset({"k1"}))) as client:
+        libre = {"q": "w1", "source": "en", "target": "de"}
+        assert client.post("/translate", json=libre).status_code == 403
+        assert client.post("/translate", json={**libre, "api_key": "nope"}).status_code == 403
+        assert client.post("/translate", json={**libre, "api_key": "k1"}).json() == {"translatedText": "T(w1)"}
+        assert client.post("/translate", json={"text": "w1"}).status_code == 403
+        assert client.post("/translate", json={"text": "w1", "api_key": "k1"}).status_code == 200
+    with TestClient(create_app(ShapeEngine())) as client:  # no keys: a key is accepted and ignored
+        assert client.post("/translate", json={**libre, "api_key": "any"}).status_code == 200
+
+
+def test_a_chunked_body_is_capped_while_it_is_read(translator):
+    sent = []
+
+    def chunks():
+        for _ in range(50 * 1024):  # 50 MB in 1 KB chunks, no Content-Length
+            sent.append(1)
+            yield b"x" * 1024
+
+    with TestClient(create_app(TranslatorEngine(translator), Limits(max_lines=4, max_chars=50))) as client:
+        answer = client.post("/translate", content=chunks(), headers={"content-type": "application/json"})
+        assert answer.status_code == 413 and "request body of over" in answer.json()["error"]
+        assert client.post("/translate", json={"text": "w1"}).status_code == 200
+
+
+def test_alignment_comes_from_the_one_search(translator, monkeypatch):
+    from nmt import translate as translate_module
+
+    calls = []
+    real = translate_module.beam_search
+    monkeypatch.setattr(translate_module, "beam_search", lambda *a, **k: calls.append(1) or real(*a, **k))
+    with TestClient(create_app(TranslatorEngine(translator))) as client:
+        answer = client.post("/translate", json={"text": ["w1 w2 w3"], "beam_size": 3, "alignment": True})
+    assert answer.status_code == 200 and answer.json()["translations"][0]["alignment"]
+    assert len(calls) == 1
+
+
+def test_a_request_glossary_forces_its_terms(translator):
+    with TestClient(create_app(TranslatorEngine(translator))) as client:
+        answer = client.post("/translate", json={"text": ["w1 w5", "w6"], "glossary": {"w1": "w17x w18x"}})
+        bad = client.post("/translate", json={"text": "w1", "glossary": {"w1": " "}})
+    texts = [item["text"] for item in answer.json()["translations"]]
+    assert "w17x w18x" in texts[0] and texts[1] == translator(["w6"])[0]
+    assert bad.status_code == 422 and "glossary: a source or target term is empty" in bad.json()["error"]
+
+
+class ShapeEngine:
+    """An engine whose translations show what was asked: T(line), alternatives T(line)#j."""
+
+    def settings(self, **changes):
+        return DecodeConfig(beam_size=1).override(changes)
+
+    def translate_items(self, lines, decode, alignment):
+        items = [{"text": f"T({line})", "score": 0.0} for line in lines]
+        if decode.n_best > 1:
+            for item, line in zip(items, lines):
+                item["n_best"] = [{"text": f"T({line})" + (f"#{j}" if j else "")} for j in range(decode.n_best)]
+        return items
+
+    def info(self):
+        return {"src_lang": "en", "tgt_lang": "de"}

@@ -139,7 +139,7 @@ def test_ctrl_c_halfway_through_a_file_leaves_no_output(synth_run, tmp_path):
 
 def test_ctranslate2_engine_streams_the_same_way(synth_run, tmp_path):
     pytest.importorskip("ctranslate2")
-    from nmt.export import export_ctranslate2
+    from nmt.ct2 import export_ctranslate2
 
     run = tmp_path / "run"
     shutil.copytree(synth_run, run)

@@ -23,7 +23,7 @@ def run_dir(tmp_path_factory):
 
 
 def test_exported_model_gives_nmt_greedy_outputs(run_dir):
-    from nmt.export import CT2Translator, export_ctranslate2
+    from nmt.ct2 import CT2Translator, export_ctranslate2
 
     run, folder = run_dir
     out = export_ctranslate2(run)
@@ -52,7 +52,7 @@ def test_cli_export_and_engine(run_dir, tmp_path):
 
 
 def test_per_side_vocabularies_with_a_tied_output_export_and_decode_alike(tmp_path):
-    from nmt.export import CT2Translator, export_ctranslate2
+    from nmt.ct2 import CT2Translator, export_ctranslate2
 
     (tmp_path / "cfg.yaml").write_text(
         write_synthetic_corpus(tmp_path).replace("tokenizer:\n", "tokenizer:\n  joint: false\n  src_vocab_size: 36\n")
@@ -77,7 +77,7 @@ def early_run(tmp_path_factory):
 @pytest.mark.parametrize("fixture", ["run_dir", "early_run"])
 @pytest.mark.parametrize("beam", [1, 4])
 def test_both_engines_agree_at_the_length_limit_and_with_beams(fixture, beam, request):
-    from nmt.export import CT2Translator, export_ctranslate2
+    from nmt.ct2 import CT2Translator, export_ctranslate2
     from nmt.search import output_limits
     from nmt.translate import search_lines, source_ids
 
@@ -89,7 +89,8 @@ def test_both_engines_agree_at_the_length_limit_and_with_beams(fixture, beam, re
     theirs = CT2Translator(load_run(run, None)).translate(lines, beam_size=beam)
     assert theirs == ours
     if fixture == "early_run":  # the case this test is for: outputs stopped by a * |x| + b, per sentence
-        _, hyps = search_lines(translator.model, translator.tok, lines, **translator.options(beam))
+        _, hyps = search_lines(translator.model, translator.tok, lines, translator.settings(beam_size=beam),
+                               translator.device)
         limits = output_limits(pad(source_ids(translator.tok, lines, 64)), 1.5, 10, 64).tolist()
         at_limit = sum(len(h[0].tokens) == limit - 1 for h, limit in zip(hyps, limits))
         assert at_limit >= 10, f"only {at_limit} outputs reach the length limit"

@@ -1,4 +1,5 @@
-"""Export a trained run to CTranslate2 (optional extra: ``pip install -e ".[ctranslate2]"``).
+"""CTranslate2: export a trained run, and translate with the export as nmt would (optional extra:
+``pip install -e ".[ctranslate2]"``).
 
 nmt's model fits CTranslate2's standard ``TransformerSpec``: fused QKV self-attention, fused KV cross-attention,
 pre- or post-norm, ReLU/GELU/Swish FFN, scaled embeddings, an optional output bias, the decoder start token. The
@@ -20,7 +21,7 @@ from nmt.errors import NmtError
 from nmt.model import Transformer
 from nmt.run import Run, load_run
 from nmt.search import length_penalty, output_limits
-from nmt.translate import decode_settings, source_ids
+from nmt.translate import source_ids
 
 CT2_DIR = "ctranslate2"  # default export folder inside a run directory
 
@@ -134,8 +135,11 @@ class CT2Translator:
         self.run = run
         self.engine = ct2.Translator(str(folder), device="cpu", intra_threads=threads)
 
-    def translate(self, lines: list[str], beam_size: int | None = None, min_len: int = 1) -> list[str]:
-        """Best translation per line, as nmt's own search chooses it; empty lines stay empty.
+    def translate(self, lines: list[str], beam_size: int | None = None, min_len: int = 1,
+                  **changes: Any) -> list[str]:  # noqa: ANN401
+        """Best translation per line, as nmt's own search chooses it; empty lines stay empty. ``changes``: decode
+        settings (``beam_size`` among them) as
+        :meth:`nmt.translate.Translator.settings`.
 
         CTranslate2 is driven to decode like nmt: the same per-sentence output limit (a * source length + b,
         </s> included: CTranslate2 stops one token earlier, where nmt forces </s>) and minimum length. Beam
@@ -143,7 +147,7 @@ class CT2Translator:
         search would have finished too (up to the step where k were finished) are ranked by nmt's GNMT score,
         with the </s> log-probability of a hypothesis stopped by the limit taken from ``score_batch``."""
         cfg = self.run.config
-        d = decode_settings(cfg.decode, beam_size)
+        d = cfg.decode.override({"beam_size": beam_size, **changes})
         tok = self.run.tokenizer
         ids = source_ids(tok, lines, cfg.model.max_positions)
         todo = [i for i, x in enumerate(ids) if x]

@@ -1,0 +1,113 @@
+"""Glossary and sampling against plain search, side by side in one run: BLEU, term use and sentences/s.
+
+Glossary terms are oracle terms, as in Post & Vilar (2018) and the terminology work after it: from the Ding
+dictionary's one-word pairs, for each test sentence the longest English word of the source whose German side is in
+the reference but not in the plain beam output (so that each term fixes something); all of them together form one
+glossary for the whole test set, as a user's terminology list would (a term then also applies to the other lines
+that hold its source word). Reported: BLEU without and with the glossary, the lines holding glossary terms, the
+share of those lines whose output has every term (the search guarantees it), whether the other lines are unchanged,
+and sentences/s of each mode (the constrained lines are searched one at a time). Sampling: BLEU and sentences/s of
+one sample per line (topk:10, topp:0.9) against greedy search.
+
+    python scripts/bench_decode_modes.py --run runs/multi30k-en-de --out docs/bench_decode_modes.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import report  # noqa: E402
+
+from nmt.corpora import ding, load_splits  # noqa: E402
+from nmt.evaluate import score  # noqa: E402
+from nmt.glossary import terms_in  # noqa: E402
+from nmt.translate import Translator  # noqa: E402
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"\w+", text)
+
+
+def oracle_glossary(src: list[str], refs: list[str], plain: list[str], root: str | None) -> dict[str, str]:
+    """One Ding term per line where one helps (see the module docstring), as one glossary."""
+    pairs = ding("en", "de", root).train
+    assert pairs is not None
+    dictionary: dict[str, set[str]] = {}
+    for en, de in zip(pairs.src, pairs.tgt):
+        if " " not in en and " " not in de and len(en) > 3:
+            dictionary.setdefault(en.lower(), set()).add(de)
+    glossary: dict[str, str] = {}
+    for line, ref, out in zip(src, refs, plain):
+        in_ref, in_out = set(words(ref)), set(words(out))
+        helpful = [(len(w), w.lower(), de) for w in words(line) for de in sorted(dictionary.get(w.lower(), ()))
+                   if de in in_ref and de not in in_out]
+        if helpful:
+            _, en, de = max(helpful)
+            glossary.setdefault(en, de)
+    return glossary
+
+
+def timed(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
+    times, out = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2], out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", required=True)
+    parser.add_argument("--beam", type=int, default=5)
+    parser.add_argument("--lines", type=int, default=0, help="the first N test lines (0: all)")
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--data-root", default=None)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    translator = Translator.load(args.run, device="cpu")
+    d = translator.cfg.data
+    name, test = next(iter(load_splits(d.corpus, d.src_lang, d.tgt_lang, d.root, None, None, d.test).tests.items()))
+    src, refs = (test.src, test.tgt) if not args.lines else (test.src[: args.lines], test.tgt[: args.lines])
+    n, lang = len(src), d.tgt_lang
+
+    def bleu(hyps: list[str]) -> float:
+        return round(score(hyps, refs, lang, ("bleu",))["bleu"]["score"], 2)
+
+    results: dict[str, Any] = {"run": args.run, "test_set": name, "sentences": n, "beam_size": args.beam,
+                               "threads": args.threads}
+    seconds, plain = timed(lambda: translator(src, args.beam), args.repeats)
+    results["beam"] = {"bleu": bleu(plain), "sentences_per_s": round(n / seconds, 1)}
+    glossary = oracle_glossary(src, refs, plain, args.data_root)
+    seconds, forced = timed(lambda: translator(src, args.beam, glossary=glossary), args.repeats)
+    held = [i for i, line in enumerate(src) if terms_in(line, glossary)]
+    kept = all(t in words(forced[i]) for i in held for t in terms_in(src[i], glossary))  # one-word terms
+    results["glossary"] = {
+        "terms": len(glossary), "lines_with_terms": len(held), "bleu": bleu(forced),
+        "every_term_in_output": kept,
+        "other_lines_unchanged": all(forced[i] == plain[i] for i in range(n) if i not in set(held)),
+        "sentences_per_s": round(n / seconds, 1),
+        "slowdown_vs_beam": round(results["beam"]["sentences_per_s"] / (n / seconds), 2),
+    }
+    seconds, greedy = timed(lambda: translator(src, 1), args.repeats)
+    results["greedy"] = {"bleu": bleu(greedy), "sentences_per_s": round(n / seconds, 1)}
+    for spec in ("topk:10", "topp:0.9"):
+        seconds, sampled = timed(lambda spec=spec: translator(src, sampling=spec, seed=1), args.repeats)
+        results[spec] = {"bleu": bleu(sampled), "sentences_per_s": round(n / seconds, 1),
+                         "speed_vs_greedy": round((n / seconds) / results["greedy"]["sentences_per_s"], 2)}
+    report(results, args.out)
+
+
+if __name__ == "__main__":
+    main()
