@@ -218,7 +218,8 @@ def create_app(engine: Engine, limits: Limits | None = None, api_keys: frozenset
 
     app = FastAPI(title="nmt", lifespan=lifespan)
     max_body = limits.max_lines * (limits.max_chars * 4 + 16) + 1024  # UTF-8 is at most 4 bytes a character
-    src_lang, tgt_lang = engine.info()["src_lang"], engine.info()["tgt_lang"]
+    info = engine.info()
+    src_lang, tgt_lang = info["src_lang"], info["tgt_lang"]
 
     async def payload(request: Request) -> dict[str, Any] | JSONResponse:
         """The body as a mapping (JSON, or a form as libretranslatepy sends); read at most ``max_body`` bytes,
