@@ -45,10 +45,9 @@ def _decode(cfg: Any, sets: list[str] | None, **options: Any) -> None:  # noqa: 
     try:
         cfg.decode = cfg.decode.override(decode_sets(sets or []) | given)
     except ConfigError as err:
-        field = (err.key or "").removeprefix("decode.")
-        if field not in given or field not in OPTION_OF:
+        if err.field not in given or err.field not in OPTION_OF:
             raise
-        raise NmtError(f"{OPTION_OF[field]} {given[field]}: {err.reason}") from None
+        raise NmtError(f"{OPTION_OF[err.field]} {given[err.field]}: {err.reason}") from None
 
 
 def _guard(debug: bool, fn: Callable[[], T]) -> T:

@@ -39,6 +39,12 @@ class ConfigError(NmtError):
         super().__init__(message)
         self.key, self.reason = key, reason
 
+    @property
+    def field(self) -> str | None:
+        """The DecodeConfig field at fault ("decode.beam_size" -> "beam_size"), for messages that name the flag or
+        request field the user typed; None when no decode key is."""
+        return self.key.removeprefix("decode.") if self.key and self.key.startswith("decode.") else None
+
 
 @dataclass
 class ModelConfig:

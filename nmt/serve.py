@@ -263,7 +263,7 @@ def create_app(engine: Engine, limits: Limits | None = None, api_keys: frozenset
         try:
             decode = engine.settings(**changes)
         except ConfigError as err:  # the request's fields are DecodeConfig's
-            return _error(422, f"{(err.key or '').removeprefix('decode.')}: {err.reason}" if err.key else str(err))
+            return _error(422, f"{err.field}: {err.reason}" if err.field else str(err))
         if decode.beam_size > limits.max_beam:
             return _error(422, f"beam_size: {decode.beam_size}; at most {limits.max_beam}")
         batcher: Batcher = request.app.state.batcher

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+from functools import cached_property
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -111,6 +112,12 @@ class Tokenizer:
     def tgt_vocab(self) -> list[str]:
         """Every target piece, by id."""
         return self.tgt_pieces(range(self.tgt_vocab_size))
+
+    @cached_property
+    def continues_word(self) -> list[bool]:
+        """Per target id: whether the piece continues the word before it (no "▁", starts with a letter or digit);
+        computed once, for the whole-word rule of glossary terms."""
+        return [not p.startswith("▁") and p[:1].isalnum() for p in self.tgt_vocab()]
 
     def save(self, run_dir: Path) -> None:
         """Write the model file(s) (and id table) into ``run_dir`` atomically."""

@@ -51,8 +51,7 @@ def search_lines(
     hyps: list[list[Hypothesis]] = [[] for _ in lines]
     constraints = glossary_constraints(tok, lines, src_ids, d, limit)
     if constraints:
-        continues_word = torch.tensor([not p.startswith("▁") and p[:1].isalnum() for p in tok.tgt_vocab()],
-                                      device=device)  # (V,)
+        continues_word = torch.tensor(tok.continues_word, device=device)  # (V,)
     for i, terms in constraints.items():
         src = torch.tensor([src_ids[i]], device=device)
         hyps[i] = constrained_beam_search(model, src, terms, d.beam_size, d.length_penalty, d.max_len_a,
