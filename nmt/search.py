@@ -76,6 +76,9 @@ def greedy_search(
     return _one_path(model, src, 1, max_len_a, max_len_b, min_len, max_positions, lambda logp: logp.max(dim=-1))
 
 
+NUCLEUS_SORTED = 256  # sample_search sorts this many tokens first, all of them only when their mass < top_p
+
+
 @torch.inference_mode()
 def sample_search(
     model: SearchModel, src: Tensor, n: int = 1, top_k: int = 0, top_p: float = 1.0, temperature: float = 1.0,
@@ -87,16 +90,26 @@ def sample_search(
     (nucleus sampling; 1.0: no cut). Scores are the model's log-probabilities (temperature 1), samples in the
     order drawn. The same ``generator`` state and batch give the same samples."""
 
+    def pick(probs: Tensor, ids: Tensor) -> Tensor:
+        """A token per row from ``probs`` (N, K) sorted most probable first, ``ids`` their token ids."""
+        if top_p < 1.0:
+            probs = probs.masked_fill(probs.cumsum(dim=1) - probs >= top_p, 0.0)  # the nucleus: mass before < p
+        return ids.gather(1, torch.multinomial(probs, 1, generator=generator)).squeeze(1)  # (N,)
+
     def draw(logp: Tensor) -> tuple[Tensor, Tensor]:
         probs = (logp / temperature).softmax(dim=-1)  # (N, V); banned tokens stay at 0
         if top_k:
-            keep = torch.zeros_like(probs, dtype=torch.bool).scatter_(1, probs.topk(top_k, dim=1).indices, True)
-            probs = probs * keep
-        if top_p < 1.0:
-            ranked, order = probs.sort(dim=1, descending=True)
-            before = ranked.cumsum(dim=1) - ranked  # (N, V) probability of the tokens ranked above each
-            probs = torch.zeros_like(probs).scatter_(1, order, ranked.masked_fill(before >= top_p, 0.0))
-        tokens = torch.multinomial(probs, 1, generator=generator).squeeze(1)  # (N,)
+            tokens = pick(*probs.topk(top_k, dim=1))
+        elif top_p < 1.0:  # the nucleus nearly always lies in the few hundred most probable: sort those only
+            head, ids = probs.topk(min(NUCLEUS_SORTED, probs.size(1)), dim=1)  # (N, K)
+            wide = head.sum(dim=1) < top_p  # (N,) rows whose nucleus reaches past the head
+            tokens = torch.empty(probs.size(0), dtype=torch.long, device=probs.device)
+            if not bool(wide.all()):
+                tokens[~wide] = pick(head[~wide], ids[~wide])
+            if bool(wide.any()):
+                tokens[wide] = pick(*probs[wide].sort(dim=1, descending=True))
+        else:
+            tokens = torch.multinomial(probs, 1, generator=generator).squeeze(1)
         return logp.gather(1, tokens[:, None]).squeeze(1), tokens
 
     found = _one_path(model, src, n, max_len_a, max_len_b, min_len, max_positions, draw)

@@ -107,6 +107,22 @@ def test_top_k_never_emits_a_token_outside_the_k_most_likely(reverse_model):
     assert emitted <= allowed and len(emitted) > 1  # hot enough to use more than the top one
 
 
+@pytest.mark.parametrize("head", [256, 2])  # the nucleus within the sorted head, and reaching past it
+def test_top_p_never_emits_a_token_outside_the_nucleus(reverse_model, monkeypatch, head):
+    monkeypatch.setattr("nmt.search.NUCLEUS_SORTED", head)
+    model = reverse_model[0]
+    src = pad(random_sources(1, vocab=18, lo=5, hi=6, seed=5))
+    with torch.no_grad():
+        first = model.decode_step(torch.tensor([model.start_id]), model.init_cache(model.encode(src), 2))[0]
+    first[[PAD_ID, model.start_id]] = float("-inf")  # never generated
+    ranked, ids = (first / 4.0).softmax(dim=-1).sort(descending=True)
+    nucleus = set(ids[ranked.cumsum(0) - ranked < 0.8].tolist())
+    samples = sample_search(model, src, 300, top_p=0.8, temperature=4.0, max_len_b=4,
+                            generator=torch.Generator().manual_seed(0))[0]
+    emitted = {h.tokens[0] if h.tokens else EOS_ID for h in samples}
+    assert emitted <= nucleus and len(emitted) > 2 and len(nucleus) < len(ids)
+
+
 @pytest.mark.parametrize("args,needle", [
     (["--sampling", "topk:0"], "--sampling topk:0: 'topk:0': write none, topk:K"),
     (["--sampling", "topp:2"], "--sampling topp:2: 'topp:2': write none"),
