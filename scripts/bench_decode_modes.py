@@ -2,12 +2,14 @@
 
 Glossary terms are oracle terms, as in Post & Vilar (2018) and the terminology work after it: from the Ding
 dictionary's one-word pairs, for each test sentence the longest English word of the source whose German side is in
-the reference but not in the plain beam output (so that each term fixes something); all of them together form one
-glossary for the whole test set, as a user's terminology list would (a term then also applies to the other lines
-that hold its source word). Reported: BLEU without and with the glossary, the lines holding glossary terms, the
-share of those lines whose output has every term (the search guarantees it), whether the other lines are unchanged,
-and sentences/s of each mode (the constrained lines are searched one at a time). Sampling: BLEU and sentences/s of
-one sample per line (topk:10, topp:0.9) against greedy search.
+the reference but not in the plain beam output (so that each term fixes something). Two ways of using them:
+"glossary_per_line" gives each line its own term (a glossary per request, the setting of the terminology papers);
+"glossary_shared" puts all of them into one glossary for the whole test set, as a user's terminology list would
+(a term then also applies to the other lines that hold its source word, in whatever inflection the reference
+there has). Reported: BLEU without and with the glossary, the lines holding glossary terms, whether every term is
+in the output (the search guarantees it), whether the other lines are unchanged, and sentences/s of each mode (the
+constrained lines are searched one at a time). Sampling: BLEU and sentences/s of one sample per line (topk:10,
+topp:0.9) against greedy search.
 
     python scripts/bench_decode_modes.py --run runs/multi30k-en-de --out docs/bench_decode_modes.json
 """
@@ -37,23 +39,38 @@ def words(text: str) -> list[str]:
     return re.findall(r"\w+", text)
 
 
-def oracle_glossary(src: list[str], refs: list[str], plain: list[str], root: str | None) -> dict[str, str]:
-    """One Ding term per line where one helps (see the module docstring), as one glossary."""
+def oracle_terms(src: list[str], refs: list[str], plain: list[str], root: str | None) -> dict[int, dict[str, str]]:
+    """Line index -> its one Ding term, for the lines where one helps (see the module docstring)."""
     pairs = ding("en", "de", root).train
     assert pairs is not None
     dictionary: dict[str, set[str]] = {}
     for en, de in zip(pairs.src, pairs.tgt):
         if " " not in en and " " not in de and len(en) > 3:
             dictionary.setdefault(en.lower(), set()).add(de)
-    glossary: dict[str, str] = {}
-    for line, ref, out in zip(src, refs, plain):
+    terms: dict[int, dict[str, str]] = {}
+    for i, (line, ref, out) in enumerate(zip(src, refs, plain)):
         in_ref, in_out = set(words(ref)), set(words(out))
         helpful = [(len(w), w.lower(), de) for w in words(line) for de in sorted(dictionary.get(w.lower(), ()))
                    if de in in_ref and de not in in_out]
         if helpful:
             _, en, de = max(helpful)
-            glossary.setdefault(en, de)
-    return glossary
+            terms[i] = {en: de}
+    return terms
+
+
+def glossary_figures(src: list[str], plain: list[str], forced: list[str], glossaries: dict[int, dict[str, str]],
+                     seconds: float, beam_speed: float, bleu: Callable[[list[str]], float]) -> dict[str, Any]:
+    """BLEU, term use, untouched lines and speed of one glossary mode (``glossaries``: line -> its terms)."""
+    held = [i for i, line in enumerate(src) if terms_in(line, glossaries.get(i, {}))]
+    n = len(src)
+    return {
+        "terms": len({term for g in glossaries.values() for term in g.items()}), "lines_with_terms": len(held),
+        "bleu": bleu(forced),
+        "every_term_in_output": all(t in words(forced[i]) for i in held  # one-word terms
+                                    for t in terms_in(src[i], glossaries[i])),
+        "other_lines_unchanged": all(forced[i] == plain[i] for i in set(range(n)) - set(held)),
+        "sentences_per_s": round(n / seconds, 1), "slowdown_vs_beam": round(beam_speed / (n / seconds), 2),
+    }
 
 
 def timed(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
@@ -89,17 +106,27 @@ def main() -> None:
                                "threads": args.threads}
     seconds, plain = timed(lambda: translator(src, args.beam), args.repeats)
     results["beam"] = {"bleu": bleu(plain), "sentences_per_s": round(n / seconds, 1)}
-    glossary = oracle_glossary(src, refs, plain, args.data_root)
-    seconds, forced = timed(lambda: translator(src, args.beam, glossary=glossary), args.repeats)
-    held = [i for i, line in enumerate(src) if terms_in(line, glossary)]
-    kept = all(t in words(forced[i]) for i in held for t in terms_in(src[i], glossary))  # one-word terms
-    results["glossary"] = {
-        "terms": len(glossary), "lines_with_terms": len(held), "bleu": bleu(forced),
-        "every_term_in_output": kept,
-        "other_lines_unchanged": all(forced[i] == plain[i] for i in range(n) if i not in set(held)),
-        "sentences_per_s": round(n / seconds, 1),
-        "slowdown_vs_beam": round(results["beam"]["sentences_per_s"] / (n / seconds), 2),
-    }
+    beam_speed = results["beam"]["sentences_per_s"]
+    per_line = oracle_terms(src, refs, plain, args.data_root)
+    rest = [i for i in range(n) if i not in per_line]
+
+    def each_own() -> list[str]:
+        out = [""] * n
+        for i, hyp in zip(rest, translator([src[i] for i in rest], args.beam)):
+            out[i] = hyp
+        for i, glossary in per_line.items():
+            out[i] = translator([src[i]], args.beam, glossary=glossary)[0]
+        return out
+
+    seconds, forced = timed(each_own, args.repeats)
+    results["glossary_per_line"] = glossary_figures(src, plain, forced, per_line, seconds, beam_speed, bleu)
+    shared: dict[str, str] = {}
+    for glossary in per_line.values():
+        for en, de in glossary.items():
+            shared.setdefault(en, de)
+    seconds, forced = timed(lambda: translator(src, args.beam, glossary=shared), args.repeats)
+    results["glossary_shared"] = glossary_figures(src, plain, forced, dict.fromkeys(range(n), shared), seconds,
+                                                  beam_speed, bleu)
     seconds, greedy = timed(lambda: translator(src, 1), args.repeats)
     results["greedy"] = {"bleu": bleu(greedy), "sentences_per_s": round(n / seconds, 1)}
     for spec in ("topk:10", "topp:0.9"):
