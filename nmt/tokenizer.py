@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import io
 import json
-from functools import cached_property
 from collections.abc import Iterable, Iterator, Sequence
+from functools import cached_property
 from pathlib import Path
 
 import sentencepiece as spm
