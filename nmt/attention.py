@@ -9,11 +9,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
+# on CUDA: flash for the decoder's causal self-attention (it takes no mask), memory-efficient for the masked ones;
+# not cuDNN's attention, which builds an execution plan for every new (batch, length) shape
+CUDA_KERNELS = [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION]
+
+
+def attention_kernels(device: torch.device, choice: str = "auto") -> AbstractContextManager:
+    """The fused attention kernels to allow while training or decoding on ``device`` (``train.attention_kernels``):
+    ``auto`` allows CUDA_KERNELS on CUDA; elsewhere, and with ``torch``, PyTorch chooses."""
+    return sdpa_kernel(CUDA_KERNELS) if choice == "auto" and device.type == "cuda" else nullcontext()
 
 
 def attention_reference(

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import yaml
 
-from nmt.constants import BOS_ID, DEFAULT_RUNS_ROOT, PAD_ID
+from nmt.constants import BOS_ID, DEFAULT_RUNS_ROOT, MAX_PAD_MULTIPLE, PAD_ID
 from nmt.errors import NmtError
 
 
@@ -30,6 +30,10 @@ def _shipped_configs() -> Path:
 
 SHIPPED_CONFIGS = _shipped_configs()
 DEFAULT_CONFIG = SHIPPED_CONFIGS / "tatoeba-en-de.yaml"
+
+
+CUDA_DECODE_TOKENS = 16_384  # decode.batch_tokens auto on CUDA
+CUDA_PAD_MULTIPLE = 8  # train.pad_to_multiple auto on CUDA (and the decoding batches' widths there)
 
 
 class ConfigError(NmtError):
@@ -194,6 +198,9 @@ class TrainConfig:
     """Optimisation, batching, validation and stopping."""
 
     batch_tokens: int = 4096  # token budget per batch: sentences x longest length (source or target), padding counted
+    # batch widths padded up to a multiple (and counted so in batch_tokens): fewer distinct shapes, each of which
+    # costs a GPU kernel choices once; 0: auto: 8 on CUDA, 1 (no extra padding) on a CPU
+    pad_to_multiple: int = 0
     accumulate: int = 1  # batches per optimizer step
     lr: float = 7e-4  # peak learning rate, reached at the end of warmup
     warmup_steps: int = 4000
@@ -218,6 +225,11 @@ class TrainConfig:
     seed: int = 1
     threads: int = 0  # torch CPU threads (0: torch's default)
     compile: bool = False  # torch.compile the model and loss for training (measured: docs/benchmarks.md)
+    # torch.compile's mode; reduce-overhead replays CUDA graphs (one per padded shape) on CUDA
+    compile_mode: Literal["default", "reduce-overhead", "max-autotune"] = "default"
+    # attention kernels; auto: on CUDA flash (causal self-attention) and memory-efficient (masked), not cuDNN's
+    # (which builds a plan for every new shape); elsewhere, and with torch: PyTorch's own choice
+    attention_kernels: Literal["auto", "torch"] = "auto"
     # forward and loss under bf16 autocast (backward outside it); auto: bf16 on CUDA, fp32 on a CPU (bf16 pays only
     # on CPUs with native bf16 and for some shapes: docs/benchmarks.md)
     precision: Literal["auto", "fp32", "bf16"] = "auto"
@@ -225,14 +237,20 @@ class TrainConfig:
     init_from: str | None = None  # fine-tune: start from this run's weights and tokenizer (fresh optimizer, schedule)
     init_checkpoint: Literal["best", "last", "averaged"] = "best"  # which of init_from's checkpoints
 
+    def pad_multiple(self, device_type: str) -> int:
+        """The multiple batch widths are padded to on this kind of device."""
+        return self.pad_to_multiple or (CUDA_PAD_MULTIPLE if device_type == "cuda" else 1)
+
     def validate(self) -> None:
         for key in ("batch_tokens", "accumulate", "warmup_steps", "valid_every", "log_every", "max_nonfinite",
                     "keep_last"):
             _check(getattr(self, key) > 0, f"train.{key}", "must be positive")
         for key in ("max_steps", "max_epochs", "max_minutes", "patience", "threads", "valid_bleu_sentences",
-                    "save_every", "average_last"):
+                    "save_every", "average_last", "pad_to_multiple"):
             _check(getattr(self, key) >= 0, f"train.{key}", "must be zero or positive")
         _check(self.lr > 0, "train.lr", "must be positive")
+        _check(self.pad_to_multiple <= MAX_PAD_MULTIPLE, "train.pad_to_multiple",
+               f"at most {MAX_PAD_MULTIPLE} (8 is what tensor cores want)")
         _check(self.average_last <= self.keep_last, "train.average_last",
                f"averages kept checkpoints: raise train.keep_last to at least {self.average_last}")
         _check(self.schedule == "inverse_sqrt" or bool(self.max_steps or self.max_epochs or self.max_minutes),
@@ -253,7 +271,11 @@ class DecodeConfig:
     length_penalty: float = 0.6  # GNMT alpha: score / ((5 + len) / 6) ** alpha; 0 disables
     max_len_a: float = 1.5  # output length limit: a * source length + b (subword tokens)
     max_len_b: int = 10
-    batch_size: int = 64  # sentences per decoding batch
+    batch_size: int = 64  # sentences per decoding batch (at most; on CUDA with batch_tokens auto: not a limit)
+    # source tokens per decoding batch (sentences x longest source, padding counted), at most; 0: auto: 16384 on
+    # CUDA (where batch_size then does not limit), none on a CPU (batch_size decides)
+    batch_tokens: int = 0
+    precision: Literal["auto", "fp32", "bf16"] = "auto"  # the search's forward passes; auto: bf16 on CUDA
     n_best: int = 1  # hypotheses returned per line (at most beam_size; with sampling: samples per line)
     sampling: str = "none"  # none (search), topk:K (the K most likely tokens) or topp:P (nucleus, 0 < P <= 1)
     temperature: float = 1.0  # sampling: divides the log-probabilities before the draw
@@ -264,6 +286,7 @@ class DecodeConfig:
         _check(self.beam_size >= 1, "decode.beam_size", "the beam size must be at least 1 (1 is greedy search)")
         _check(self.length_penalty >= 0, "decode.length_penalty", "must be zero (no penalty) or positive")
         _check(self.batch_size >= 1, "decode.batch_size", "must be at least 1")
+        _check(self.batch_tokens >= 0, "decode.batch_tokens", "must be zero (auto) or positive")
         _check(self.max_len_a >= 0 and self.max_len_b >= 1, "decode.max_len_b",
                "need max_len_a >= 0 and max_len_b >= 1")
         _check(self.n_best >= 1, "decode.n_best", "must be at least 1")
@@ -275,6 +298,16 @@ class DecodeConfig:
                "a source or target term is empty")
         _check(not (self.glossary and self.sampling != "none"), "decode.glossary",
                "glossary terms need (beam) search; drop the glossary or decode.sampling")
+
+    def batch_limits(self, device_type: str) -> tuple[int, int]:
+        """(sentences, source tokens) a decoding batch holds at most on this kind of device (0: no limit)."""
+        if self.batch_tokens:
+            return self.batch_size, self.batch_tokens
+        return (0, CUDA_DECODE_TOKENS) if device_type == "cuda" else (self.batch_size, 0)
+
+    def bf16(self, device_type: str) -> bool:
+        """Whether the search runs its forward passes under bf16 autocast on this kind of device."""
+        return self.precision == "bf16" or (self.precision == "auto" and device_type == "cuda")
 
     def sampler(self) -> tuple[int, float] | None:
         """(top_k, top_p) of ``sampling`` (0 and 1.0: no cut), None for search."""

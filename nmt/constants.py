@@ -23,3 +23,4 @@ LATEST_POINTER = "LATEST"  # in the runs root: name of the newest run
 
 DEFAULT_RUNS_ROOT = "runs"
 DATA_ENV = "NMT_DATA"
+MAX_PAD_MULTIPLE = 64  # batch widths are padded to at most this multiple (train.pad_to_multiple)

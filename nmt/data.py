@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import torch
@@ -17,6 +17,8 @@ from torch import Tensor
 
 from nmt.constants import BOS_ID, EOS_ID, PAD_ID
 from nmt.errors import NmtError
+
+W = TypeVar("W", int, np.ndarray)
 
 
 @dataclass
@@ -340,15 +342,17 @@ class Batch:
         return Batch(move(self.src), move(self.tgt_in), move(self.tgt_out), self.tgt_tokens)
 
 
-def padded(lengths: np.ndarray, values: np.ndarray, start: int | None = None, eos: bool = False) -> Tensor:
-    """The one padding routine. Rows given as lengths (B,) + concatenated values -> (B, longest + 1 + eos)
-    int64, PAD-padded, with the decoder's ``start`` token (<s>, or <pad> for Marian models) in front when given
-    and </s> after each row (``eos``)."""
+def padded(lengths: np.ndarray, values: np.ndarray, start: int | None = None, eos: bool = False,
+           multiple: int = 1) -> Tensor:
+    """The one padding routine. Rows given as lengths (B,) + concatenated values -> (B, W) int64, PAD-padded, W
+    the longest row + 1 + eos rounded up to a ``multiple`` (fewer distinct shapes: a GPU's per-shape kernel
+    choices), with the decoder's ``start`` token (<s>, or <pad> for Marian models) in front when given and </s>
+    after each row (``eos``)."""
     bos = start is not None
-    width = int(lengths.max(initial=0)) + bos + eos
+    width = rounded(int(lengths.max(initial=0)) + bos + eos, multiple)
     out = np.full((len(lengths), width), PAD_ID, dtype=np.int64)  # (B, W)
-    inside = np.arange(width - bos - eos) < lengths[:, None]  # (B, W') True at real tokens
-    out[:, bos : width - eos][inside] = values
+    inside = np.arange(width - bos) < lengths[:, None]  # (B, W - bos) True at real tokens
+    out[:, bos:][inside] = values
     if bos:
         out[:, 0] = start
     if eos:
@@ -362,27 +366,37 @@ def flat(seqs: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
     return lengths, np.fromiter(itertools.chain.from_iterable(seqs), np.int64, int(lengths.sum()))
 
 
-def make_batch(src: tuple[np.ndarray, np.ndarray], tgt: tuple[np.ndarray, np.ndarray], start: int = BOS_ID) -> Batch:
+def rounded(width: W, multiple: int) -> W:
+    """``width`` (an int, or an array of them) rounded up to a ``multiple`` (1: unchanged)."""
+    return -(-width // multiple) * multiple
+
+
+def make_batch(src: tuple[np.ndarray, np.ndarray], tgt: tuple[np.ndarray, np.ndarray], start: int = BOS_ID,
+               multiple: int = 1) -> Batch:
     """A training Batch from (lengths, values) of source ids (ending with </s>) and target ids (without
-    <s>/</s>); the decoder input begins with ``start`` (the model's ``start_id``)."""
+    <s>/</s>); the decoder input begins with ``start`` (the model's ``start_id``); widths rounded up to a
+    ``multiple``."""
     tgt_lens, tgt_values = tgt
-    return Batch(padded(*src), padded(tgt_lens, tgt_values, start), padded(tgt_lens, tgt_values, eos=True),
-                 int(tgt_lens.sum()) + len(tgt_lens))
+    return Batch(padded(*src, multiple=multiple), padded(tgt_lens, tgt_values, start, multiple=multiple),
+                 padded(tgt_lens, tgt_values, eos=True, multiple=multiple), int(tgt_lens.sum()) + len(tgt_lens))
 
 
-def pad(seqs: Sequence[Sequence[int]]) -> Tensor:
-    """Right-pad id lists with PAD_ID -> (B, max_len)."""
-    return padded(*flat(seqs))
+def pad(seqs: Sequence[Sequence[int]], multiple: int = 1) -> Tensor:
+    """Right-pad id lists with PAD_ID -> (B, max_len rounded up to a ``multiple``)."""
+    return padded(*flat(seqs), multiple=multiple)
 
 
-def collate(src_ids: Sequence[Sequence[int]], tgt_ids: Sequence[Sequence[int]], start: int = BOS_ID) -> Batch:
-    return make_batch(flat(src_ids), flat(tgt_ids), start)
+def collate(src_ids: Sequence[Sequence[int]], tgt_ids: Sequence[Sequence[int]], start: int = BOS_ID,
+            multiple: int = 1) -> Batch:
+    return make_batch(flat(src_ids), flat(tgt_ids), start, multiple)
 
 
 def token_batches(
-    src_lens: Sequence[int], tgt_lens: Sequence[int], batch_tokens: int, seed: int | None = None
+    src_lens: Sequence[int], tgt_lens: Sequence[int], batch_tokens: int, seed: int | None = None, multiple: int = 1,
+    max_sentences: int = 0,
 ) -> list[np.ndarray]:
-    """Group indices into batches of at most ``batch_tokens`` (sentences x longest side, padding counted).
+    """Group indices into batches of at most ``batch_tokens`` (sentences x longest side, padding counted: the
+    longest side rounded up to a ``multiple``, as :func:`padded` pads it) and ``max_sentences`` (0: no limit).
 
     Pairs are sorted by length so batches hold similar lengths (little padding); with a ``seed`` the ties are
     broken randomly and the batch order is shuffled, so each epoch differs but is reproducible.
@@ -392,9 +406,10 @@ def token_batches(
     order = rng.permutation(len(src)) if seed is not None else np.arange(len(src))
     order = order[np.lexsort((src[order], tgt[order]))]  # by target, then source length; stable: shuffled ties
     starts, count, longest = [0], 0, 0
-    for size in np.maximum(src, tgt + 1)[order].tolist():  # a pair's longest side (target gets <s> or </s>)
+    sizes = np.maximum(src, tgt + 1)  # a pair's longest side (the target gets <s> or </s>)
+    for size in rounded(sizes, multiple)[order].tolist():  # as padded pads them
         longest = max(longest, size)
-        if count and (count + 1) * longest > batch_tokens:
+        if count and ((count + 1) * longest > batch_tokens or count == max_sentences):
             starts.append(starts[-1] + count)
             count, longest = 0, size
         count += 1

@@ -33,7 +33,8 @@ class SinusoidalPositions(nn.Module):
         """x: (B, T, D) -> x + PE[offset : offset + T]."""
         t = x.size(1)
         if offset + t > self.pe.size(0):
-            raise ValueError(f"sequence of {offset + t} positions exceeds model.max_positions={self.pe.size(0)}")
+            raise ValueError(f"sequence of {offset + t} positions exceeds the {self.pe.size(0)} of the table "
+                             "(model.max_positions, plus room for padding to a multiple)")
         return x + self.pe[offset : offset + t]
 
 

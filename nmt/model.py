@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from nmt.attention import keeping_weights
 from nmt.config import ModelConfig
-from nmt.constants import PAD_ID
+from nmt.constants import MAX_PAD_MULTIPLE, PAD_ID
 from nmt.layers import DecoderLayer, EncoderLayer, SinusoidalPositions
 
 
@@ -84,7 +84,8 @@ class Transformer(nn.Module):
         self.scale = math.sqrt(d)
         self.src_embed = nn.Embedding(src_vocab, d, padding_idx=PAD_ID)
         self.tgt_embed = self.src_embed if cfg.tie_embeddings else nn.Embedding(tgt_vocab, d, padding_idx=PAD_ID)
-        self.positions = SinusoidalPositions(cfg.max_positions, d, cfg.position_layout)
+        # room for the padding after a batch's longest sequence when widths are rounded up to a multiple
+        self.positions = SinusoidalPositions(cfg.max_positions + MAX_PAD_MULTIPLE - 1, d, cfg.position_layout)
         self.dropout = nn.Dropout(cfg.dropout)
         self.encoder = nn.ModuleList(EncoderLayer(cfg) for _ in range(cfg.encoder_layers))
         self.decoder = nn.ModuleList(DecoderLayer(cfg) for _ in range(cfg.decoder_layers))

@@ -110,23 +110,23 @@ class ArrowPairs:
         rows = self.table[self.rows[index].tolist()]
         return rows["src_ids"], rows["tgt_ids"]
 
-    def batch(self, index: np.ndarray) -> Batch:
+    def batch(self, index: np.ndarray, multiple: int = 1) -> Batch:
         """The Batch of kept pairs ``index``, padded straight from the Arrow arrays (same as ``collate``)."""
         rows = self.table.with_format("arrow")[self.rows[index].tolist()]  # a pyarrow.Table
-        return make_batch(_lists(rows.column("src_ids")), _lists(rows.column("tgt_ids")), self.start_id)
+        return make_batch(_lists(rows.column("src_ids")), _lists(rows.column("tgt_ids")), self.start_id, multiple)
 
-    def batches(self, batch_tokens: int, seed: int | None, start: int = 0, rank: int = 0,
-                world: int = 1) -> Iterator[tuple[int, Batch]]:
+    def batches(self, batch_tokens: int, seed: int | None, start: int = 0, rank: int = 0, world: int = 1,
+                multiple: int = 1) -> Iterator[tuple[int, Batch]]:
         """(number, Batch) of one epoch from batch ``start`` on: seeded token-budget batches over
         length-sorted pairs (``seed`` None: in length order), every ``world``-th one from ``rank`` on (every
-        process gets as many)."""
-        mine = _share(token_batches(self.src_lens, self.tgt_lens, batch_tokens, seed), rank, world)
+        process gets as many), widths padded to a ``multiple``."""
+        mine = _share(token_batches(self.src_lens, self.tgt_lens, batch_tokens, seed, multiple), rank, world)
         for number in range(start, len(mine)):
-            yield number, self.batch(mine[number])
+            yield number, self.batch(mine[number], multiple)
 
-    def count_batches(self, batch_tokens: int, world: int = 1) -> int | None:
+    def count_batches(self, batch_tokens: int, world: int = 1, multiple: int = 1) -> int | None:
         """Batches each process gets per epoch (the same for every seed: ties have equal lengths)."""
-        return len(token_batches(self.src_lens, self.tgt_lens, batch_tokens, 0)) // world
+        return len(token_batches(self.src_lens, self.tgt_lens, batch_tokens, 0, multiple)) // world
 
 
 class StreamPairs:
@@ -140,7 +140,7 @@ class StreamPairs:
         self.encoder = PairEncoder(tok, max_tokens, max_ratio, casual, casual_sides)
         self.drops: Counter = Counter()  # pairs dropped, by reason, in the epoch read last
 
-    def count_batches(self, batch_tokens: int, world: int = 1) -> int | None:
+    def count_batches(self, batch_tokens: int, world: int = 1, multiple: int = 1) -> int | None:
         """Unknown until an epoch has been read."""
         return None
 
@@ -156,8 +156,8 @@ class StreamPairs:
         if src:
             yield src, tgt
 
-    def batches(self, batch_tokens: int, seed: int, start: int = 0, rank: int = 0,
-                world: int = 1) -> Iterator[tuple[int, Batch]]:
+    def batches(self, batch_tokens: int, seed: int, start: int = 0, rank: int = 0, world: int = 1,
+                multiple: int = 1) -> Iterator[tuple[int, Batch]]:
         """Like ``ArrowPairs.batches``; each buffer is batched with its own seed. Resuming at ``start`` reads
         (and re-encodes) the stream up to that batch."""
         number, self.drops = 0, Counter()
@@ -168,11 +168,12 @@ class StreamPairs:
             src_ids = [encoded["src_ids"][i] for i in keep]
             tgt_ids = [encoded["tgt_ids"][i] for i in keep]
             mine = _share(token_batches([len(x) for x in src_ids], [len(x) for x in tgt_ids], batch_tokens,
-                                        seed * 1_000_003 + buffer), rank, world)
+                                        seed * 1_000_003 + buffer, multiple), rank, world)
             if number + len(mine) <= start:  # already trained on before a resume
                 number += len(mine)
                 continue
             for idx in mine:
                 if number >= start:
-                    yield number, collate([src_ids[i] for i in idx], [tgt_ids[i] for i in idx], self.start_id)
+                    yield number, collate([src_ids[i] for i in idx], [tgt_ids[i] for i in idx], self.start_id,
+                                          multiple)
                 number += 1

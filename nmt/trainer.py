@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from rich.console import Console
 
 from nmt import distributed
+from nmt.attention import attention_kernels
 from nmt.checkpoint import (
     average_checkpoints,
     checkpoint_dir,
@@ -258,12 +259,13 @@ class Trainer:
             self.loss = DistributedDataParallel(self.loss, device_ids=[self.device.index] if self.device.type == "cuda"
                                                 else None)
         if cfg.train.compile:  # after DDP, as PyTorch recommends; checkpoints still save the plain model
-            self.loss = torch.compile(self.loss, dynamic=True)
+            self.loss = torch.compile(self.loss, dynamic=True, mode=cfg.train.compile_mode)
         t = cfg.train
         # fused: one kernel for all parameters, and it skips an update on the device when told found_inf
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=t.lr, betas=tuple(t.betas), eps=1e-9,
                                            weight_decay=t.weight_decay, fused=True)
         self.bf16 = t.precision == "bf16" or (t.precision == "auto" and self.device.type == "cuda")
+        self.pad_multiple = t.pad_multiple(self.device.type)
         self.skips = SkippedUpdates(self.device)
         self.window_skipped = 0
         self.state = TrainState()
@@ -289,7 +291,8 @@ class Trainer:
         batches = self.epoch_batches(s.epoch, s.batch)
         window = LossWindow(self.device)
         self.model.train()
-        with self._progress() as progress, self._metrics() as metrics, StopSignals() as signals:
+        with (self._progress() as progress, self._metrics() as metrics, StopSignals() as signals,
+              attention_kernels(self.device, t.attention_kernels)):
             while not (stop := self.stop_reason(signals)):
                 # batch: the next `accumulate` batches of this epoch (none left: on to the next epoch)
                 group, tokens = self._next_group(batches)
@@ -382,7 +385,7 @@ class Trainer:
         """This process's (number, Batch) for ``epoch`` from batch ``start`` on: the seeded token-budget
         batches, every world-th one from its rank on (all processes get the same number)."""
         return self.data.batches(self.cfg.train.batch_tokens, self.cfg.train.seed * 100_003 + epoch, start,
-                                 self.dist.rank, self.dist.world)
+                                 self.dist.rank, self.dist.world, self.pad_multiple)
 
     def _next_group(self, batches: Iterator[tuple[int, Batch]]) -> tuple[list[Batch], int]:
         """The next ``accumulate`` batches of this epoch (fewer at its end) and their target tokens."""
@@ -441,7 +444,7 @@ class Trainer:
     @functools.cached_property
     def per_epoch(self) -> int | None:
         """Batches this process gets per epoch (None when streaming: not known before the epoch is read)."""
-        return self.data.count_batches(self.cfg.train.batch_tokens, self.dist.world)
+        return self.data.count_batches(self.cfg.train.batch_tokens, self.dist.world, self.pad_multiple)
 
     def _progress(self) -> TrainProgress:
         return TrainProgress(self.console, self._known_total() or self.state.total_steps or None, self.state.step)
@@ -524,7 +527,7 @@ class Trainer:
             self._valid_pairs = ArrowPairs.build(as_table(valid), self.tok, self.cfg.model.max_positions, math.inf, 1,
                                                  self.cfg.model.start_id)
         loss, tokens = 0.0, 0
-        for _, batch in self._valid_pairs.batches(self.cfg.train.batch_tokens, seed=None):
+        for _, batch in self._valid_pairs.batches(self.cfg.train.batch_tokens, None, multiple=self.pad_multiple):
             loss += float(batch_loss(self.model, batch.to(self.device), 0.0))
             tokens += batch.tgt_tokens
         n = len(valid) if not bleu_sentences else min(bleu_sentences, len(valid))

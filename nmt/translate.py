@@ -10,10 +10,11 @@ from typing import Any, NamedTuple
 
 import torch
 
-from nmt.config import Config, DecodeConfig
+from nmt.attention import attention_kernels
+from nmt.config import CUDA_PAD_MULTIPLE, Config, DecodeConfig
 from nmt.constants import DEFAULT_RUNS_ROOT, EOS_ID
 from nmt.constrained import constrained_beam_search, needed_length
-from nmt.data import pad
+from nmt.data import pad, token_batches
 from nmt.glossary import terms_in
 from nmt.model import Transformer
 from nmt.run import load_run, pick_device
@@ -49,30 +50,33 @@ def search_lines(
     limit = model.cfg.max_positions
     src_ids = source_ids(tok, lines, limit)
     hyps: list[list[Hypothesis]] = [[] for _ in lines]
-    constraints = glossary_constraints(tok, lines, src_ids, d, limit)
-    if constraints:
-        continues_word = torch.tensor(tok.continues_word, device=device)  # (V,)
-    for i, terms in constraints.items():
-        src = torch.tensor([src_ids[i]], device=device)
-        hyps[i] = constrained_beam_search(model, src, terms, d.beam_size, d.length_penalty, d.max_len_a,
-                                          d.max_len_b, min_len, d.n_best, limit, continues_word)
-    todo = [i for i, ids in enumerate(src_ids) if ids and i not in constraints]
-    sampler = d.sampler()
-    generator = None if sampler is None else torch.Generator(device).manual_seed(d.seed)
-    order = sorted(todo, key=lambda i: len(src_ids[i]))  # similar lengths batch together
-    for start in range(0, len(order), d.batch_size):
-        chunk = order[start : start + d.batch_size]
-        src = pad([src_ids[i] for i in chunk]).to(device)
-        if sampler is not None:
-            found = sample_search(model, src, d.n_best, *sampler, d.temperature, d.max_len_a, d.max_len_b,
-                                  min_len, limit, generator)
-        elif d.beam_size == 1:
-            found = [[h] for h in greedy_search(model, src, d.max_len_a, d.max_len_b, min_len, limit)]
-        else:
-            found = beam_search(model, src, d.beam_size, d.length_penalty, d.max_len_a, d.max_len_b, min_len,
-                                d.n_best, limit)
-        for i, nbest in zip(chunk, found):
-            hyps[i] = nbest
+    with attention_kernels(device), torch.autocast(device.type, torch.bfloat16, enabled=d.bf16(device.type)):
+        constraints = glossary_constraints(tok, lines, src_ids, d, limit)
+        if constraints:
+            continues_word = torch.tensor(tok.continues_word, device=device)  # (V,)
+        for i, terms in constraints.items():
+            src = torch.tensor([src_ids[i]], device=device)
+            hyps[i] = constrained_beam_search(model, src, terms, d.beam_size, d.length_penalty, d.max_len_a,
+                                              d.max_len_b, min_len, d.n_best, limit, continues_word)
+        todo = [i for i, ids in enumerate(src_ids) if ids and i not in constraints]
+        sampler = d.sampler()
+        generator = None if sampler is None else torch.Generator(device).manual_seed(d.seed)
+        sentences, tokens = d.batch_limits(device.type)
+        multiple = CUDA_PAD_MULTIPLE if device.type == "cuda" else 1
+        lengths = [len(src_ids[i]) for i in todo]
+        for batch in token_batches(lengths, [0] * len(todo), tokens or sys.maxsize, None, multiple, sentences):
+            chunk = [todo[j] for j in batch]  # similar lengths: the batches follow length order
+            src = pad([src_ids[i] for i in chunk], multiple).to(device)
+            if sampler is not None:
+                found = sample_search(model, src, d.n_best, *sampler, d.temperature, d.max_len_a, d.max_len_b,
+                                      min_len, limit, generator)
+            elif d.beam_size == 1:
+                found = [[h] for h in greedy_search(model, src, d.max_len_a, d.max_len_b, min_len, limit)]
+            else:
+                found = beam_search(model, src, d.beam_size, d.length_penalty, d.max_len_a, d.max_len_b, min_len,
+                                    d.n_best, limit)
+            for i, nbest in zip(chunk, found):
+                hyps[i] = nbest
     model.train(was_training)
     return src_ids, hyps
 

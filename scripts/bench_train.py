@@ -25,26 +25,13 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from benchlib import report, top_ops
+from benchlib import matmul_peak, report, top_ops
 from rich.console import Console
 
 from nmt.config import load_config
 from nmt.constants import BOS_ID, EOS_ID, PAD_ID
 from nmt.data import Batch, collate, token_batches
 from nmt.trainer import Trainer
-
-
-def matmul_peak(threads: int, size: int = 2048, repeats: int = 10) -> float:
-    """fp32 GFLOP/s of a large square matmul: the machine's practical peak for this run."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    for _ in range(3):
-        a @ b
-    rates = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        a @ b
-        rates.append(2 * size**3 / (time.perf_counter() - start) / 1e9)
-    return statistics.median(rates)
 
 
 def interleaved_windows(
@@ -147,7 +134,7 @@ def main() -> None:
     cfg = load_config(args.config, base)
     result: dict = {"config": args.config, "overrides": args.overrides, "threads": args.threads,
                     "torch": torch.__version__,
-                    "matmul_peak_gflops": round(matmul_peak(args.threads), 1), "real_data": {}, "synthetic": {}}
+                    "matmul_peak_gflops": round(matmul_peak(), 1), "real_data": {}, "synthetic": {}}
     peak = result["matmul_peak_gflops"] * 1e9
     with tempfile.TemporaryDirectory() as scratch:
         def make_trainer(overrides: list[str]) -> Trainer:

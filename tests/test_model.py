@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from nmt.config import ModelConfig
-from nmt.constants import BOS_ID
+from nmt.constants import BOS_ID, MAX_PAD_MULTIPLE
 from nmt.data import pad
 from nmt.model import Transformer
 from tests.conftest import random_sources, tiny_model_config
@@ -77,7 +77,7 @@ def test_sequence_longer_than_positions_is_refused():
     model = Transformer(ModelConfig(d_model=16, heads=2, ffn_dim=32, encoder_layers=1, decoder_layers=1,
                                     max_positions=8), 20, 20)
     with pytest.raises(ValueError, match="max_positions"):
-        model.encode(torch.randint(4, 20, (1, 9)))
+        model.encode(torch.randint(4, 20, (1, 8 + MAX_PAD_MULTIPLE)))  # past the positions and the padding room
 
 
 def test_grouped_rows_share_cross_attention_kv(tiny_model):
