@@ -148,6 +148,9 @@ class CT2Translator:
         with the </s> log-probability of a hypothesis stopped by the limit taken from ``score_batch``."""
         cfg = self.run.config
         d = cfg.decode.override({"beam_size": beam_size, **changes})
+        if d.glossary or d.sampler() is not None:
+            raise NmtError("the CTranslate2 engine searches only (greedy or beam): glossary terms and sampling need "
+                           "nmt's own engine (Translator)")
         tok = self.run.tokenizer
         ids = source_ids(tok, lines, cfg.model.max_positions)
         todo = [i for i, x in enumerate(ids) if x]

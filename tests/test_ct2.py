@@ -6,6 +6,7 @@ from typer.testing import CliRunner
 
 from nmt.cli import app
 from nmt.data import pad
+from nmt.errors import NmtError
 from nmt.run import load_run
 from nmt.trainer import train
 from nmt.translate import Translator
@@ -34,6 +35,9 @@ def test_exported_model_gives_nmt_greedy_outputs(run_dir):
     theirs = CT2Translator(load_run(run, None)).translate(lines, beam_size=1)
     assert len({len(x.split()) for x in ours}) > 2  # varied, non-trivial outputs
     assert theirs == ours
+    for unsupported in ({"glossary": {"w1": "w2x"}}, {"sampling": "topk:5"}):  # refused, not silently ignored
+        with pytest.raises(NmtError, match="CTranslate2 engine searches only"):
+            CT2Translator(load_run(run, None)).translate(lines, **unsupported)
 
 
 def test_cli_export_and_engine(run_dir, tmp_path):
