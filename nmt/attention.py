@@ -16,9 +16,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-# on CUDA: flash for the decoder's causal self-attention (it takes no mask), memory-efficient for the masked ones;
-# not cuDNN's attention, which builds an execution plan for every new (batch, length) shape
-CUDA_KERNELS = [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION]
+# on CUDA: flash for the decoder's causal self-attention (it takes no mask), memory-efficient for the masked ones,
+# the plain (math) kernel for shapes neither takes (a head size they do not support); not cuDNN's attention, which
+# builds an execution plan for every new (batch, length) shape
+CUDA_KERNELS = [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]
 
 
 def attention_kernels(device: torch.device, choice: str = "auto") -> AbstractContextManager:
