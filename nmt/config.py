@@ -275,7 +275,8 @@ class DecodeConfig:
     # source tokens per decoding batch (sentences x longest source, padding counted), at most; 0: auto: 16384 on
     # CUDA (where batch_size then does not limit), none on a CPU (batch_size decides)
     batch_tokens: int = 0
-    precision: Literal["auto", "fp32", "bf16"] = "auto"  # the search's forward passes; auto: bf16 on CUDA
+    # the search's forward passes: fp32 (as fairseq, Marian and CTranslate2 by default), or bf16 autocast
+    precision: Literal["fp32", "bf16"] = "fp32"
     n_best: int = 1  # hypotheses returned per line (at most beam_size; with sampling: samples per line)
     sampling: str = "none"  # none (search), topk:K (the K most likely tokens) or topp:P (nucleus, 0 < P <= 1)
     temperature: float = 1.0  # sampling: divides the log-probabilities before the draw
@@ -305,9 +306,6 @@ class DecodeConfig:
             return self.batch_size, self.batch_tokens
         return (0, CUDA_DECODE_TOKENS) if device_type == "cuda" else (self.batch_size, 0)
 
-    def bf16(self, device_type: str) -> bool:
-        """Whether the search runs its forward passes under bf16 autocast on this kind of device."""
-        return self.precision == "bf16" or (self.precision == "auto" and device_type == "cuda")
 
     def sampler(self) -> tuple[int, float] | None:
         """(top_k, top_p) of ``sampling`` (0 and 1.0: no cut), None for search."""

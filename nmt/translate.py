@@ -50,7 +50,7 @@ def search_lines(
     limit = model.cfg.max_positions
     src_ids = source_ids(tok, lines, limit)
     hyps: list[list[Hypothesis]] = [[] for _ in lines]
-    with attention_kernels(device), torch.autocast(device.type, torch.bfloat16, enabled=d.bf16(device.type)):
+    with attention_kernels(device), torch.autocast(device.type, torch.bfloat16, enabled=d.precision == "bf16"):
         constraints = glossary_constraints(tok, lines, src_ids, d, limit)
         if constraints:
             continues_word = torch.tensor(tok.continues_word, device=device)  # (V,)

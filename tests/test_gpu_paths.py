@@ -65,7 +65,6 @@ def test_device_dependent_settings_resolve_by_device():
     d = DecodeConfig()
     assert d.batch_limits("cpu") == (64, 0) and d.batch_limits("cuda") == (0, CUDA_DECODE_TOKENS)
     assert DecodeConfig(batch_tokens=2000).batch_limits("cuda") == (64, 2000)
-    assert not d.bf16("cpu") and d.bf16("cuda") and not DecodeConfig(precision="fp32").bf16("cuda")
     t = TrainConfig()
     assert t.pad_multiple("cpu") == 1 and t.pad_multiple("cuda") == 8 and TrainConfig(pad_to_multiple=16).pad_multiple(
         "cpu") == 16
