@@ -249,6 +249,8 @@ class TrainConfig:
                     "save_every", "average_last", "pad_to_multiple"):
             _check(getattr(self, key) >= 0, f"train.{key}", "must be zero or positive")
         _check(self.lr > 0, "train.lr", "must be positive")
+        _check(self.compile or self.compile_mode == "default", "train.compile_mode",
+               f"'{self.compile_mode}' needs train.compile: true")
         _check(self.pad_to_multiple <= MAX_PAD_MULTIPLE, "train.pad_to_multiple",
                f"at most {MAX_PAD_MULTIPLE} (8 is what tensor cores want)")
         _check(self.average_last <= self.keep_last, "train.average_last",

@@ -88,3 +88,11 @@ def test_bad_pad_multiple_is_named(value, needle):
 
     with pytest.raises(ConfigError, match=f"train.pad_to_multiple.*{needle}"):
         TrainConfig(pad_to_multiple=value).validate()
+
+
+def test_a_compile_mode_without_compile_is_named():
+    from nmt.config import ConfigError
+
+    with pytest.raises(ConfigError, match="train.compile_mode: 'reduce-overhead' needs train.compile: true"):
+        TrainConfig(compile_mode="reduce-overhead").validate()
+    TrainConfig(compile=True, compile_mode="reduce-overhead").validate()
