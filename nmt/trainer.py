@@ -82,6 +82,9 @@ class TrainState:
     planned_at: list[float] = dataclasses.field(default_factory=lambda: [0, 0.0])  # (step, training seconds)
     valid_seconds: float = 0.0  # of ``elapsed``, spent validating
     validations: int = 0
+    # the multiple batch widths are padded to, chosen by the device the run began on and kept for the whole run:
+    # the epoch's batches (and so ``batch``) depend on it, so a resume on another device goes on exactly
+    pad_multiple: int = 1  # (1: what runs saved before this field had)
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> TrainState:
@@ -265,10 +268,9 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=t.lr, betas=tuple(t.betas), eps=1e-9,
                                            weight_decay=t.weight_decay, fused=True)
         self.bf16 = t.precision == "bf16" or (t.precision == "auto" and self.device.type == "cuda")
-        self.pad_multiple = t.pad_multiple(self.device.type)
         self.skips = SkippedUpdates(self.device)
         self.window_skipped = 0
-        self.state = TrainState()
+        self.state = TrainState(pad_multiple=t.pad_multiple(self.device.type))
 
     def resume(self) -> None:
         raw = load_training_state(checkpoint_dir(self.run_dir, "last"), self.model, self.optimizer)
@@ -385,7 +387,7 @@ class Trainer:
         """This process's (number, Batch) for ``epoch`` from batch ``start`` on: the seeded token-budget
         batches, every world-th one from its rank on (all processes get the same number)."""
         return self.data.batches(self.cfg.train.batch_tokens, self.cfg.train.seed * 100_003 + epoch, start,
-                                 self.dist.rank, self.dist.world, self.pad_multiple)
+                                 self.dist.rank, self.dist.world, self.state.pad_multiple)
 
     def _next_group(self, batches: Iterator[tuple[int, Batch]]) -> tuple[list[Batch], int]:
         """The next ``accumulate`` batches of this epoch (fewer at its end) and their target tokens."""
@@ -444,7 +446,7 @@ class Trainer:
     @functools.cached_property
     def per_epoch(self) -> int | None:
         """Batches this process gets per epoch (None when streaming: not known before the epoch is read)."""
-        return self.data.count_batches(self.cfg.train.batch_tokens, self.dist.world, self.pad_multiple)
+        return self.data.count_batches(self.cfg.train.batch_tokens, self.dist.world, self.state.pad_multiple)
 
     def _progress(self) -> TrainProgress:
         return TrainProgress(self.console, self._known_total() or self.state.total_steps or None, self.state.step)
@@ -527,7 +529,8 @@ class Trainer:
             self._valid_pairs = ArrowPairs.build(as_table(valid), self.tok, self.cfg.model.max_positions, math.inf, 1,
                                                  self.cfg.model.start_id)
         loss, tokens = 0.0, 0
-        for _, batch in self._valid_pairs.batches(self.cfg.train.batch_tokens, None, multiple=self.pad_multiple):
+        for _, batch in self._valid_pairs.batches(self.cfg.train.batch_tokens, None,
+                                                  multiple=self.state.pad_multiple):
             loss += float(batch_loss(self.model, batch.to(self.device), 0.0))
             tokens += batch.tgt_tokens
         n = len(valid) if not bleu_sentences else min(bleu_sentences, len(valid))

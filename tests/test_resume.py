@@ -94,3 +94,24 @@ def test_polite_stop_writes_a_checkpoint_and_exits_130(tmp_path):
     proc.communicate(timeout=120)
     assert proc.returncode == 143
     assert json.loads((run / "checkpoints" / "last" / "state.json").read_text())["step"] > saved
+
+
+def test_a_resume_keeps_the_batch_padding_the_run_began_with(tmp_path, monkeypatch):
+    """The padding multiple decides the epoch's batches; a run begun on a GPU (multiple 8) and resumed on a CPU
+    (multiple 1 there) must go on with 8, or the resumed epoch would skip or repeat pairs."""
+    from rich.console import Console
+
+    from nmt.config import TrainConfig, load_config
+    from nmt.trainer import Trainer, train
+
+    cfg = _config(tmp_path)
+    run = tmp_path / "run"
+    with monkeypatch.context() as patch:
+        patch.setattr(TrainConfig, "pad_multiple", lambda self, device_type: 8)  # as on CUDA
+        train(cfg, ["train.max_steps=5", "train.save_every=5"], run_dir=run, console=Console(quiet=True))
+    resumed = Trainer(load_config(run / "config.yaml"), run, Console(quiet=True))
+    assert resumed.state.pad_multiple == 1  # a fresh start here would pad to 1
+    resumed.resume()
+    assert resumed.state.pad_multiple == 8
+    widths = {b.src.size(1) % 8 for _, b in resumed.epoch_batches(resumed.state.epoch, resumed.state.batch)}
+    assert widths == {0}
