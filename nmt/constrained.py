@@ -8,7 +8,7 @@ bank down, so hypotheses that have met more of the constraints are never crowded
 have met fewer. A term left half-way is started over. </s> is allowed only once every term is complete; beam size
 k and n-best as in :func:`nmt.search.beam_search`, over the same narrow model interface.
 
-One sentence at a time: only lines with glossary terms come here, the others go through the batched search.
+Only lines with glossary terms come here (batched among themselves); the others go through the plain search.
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ class Progress:
 
 
 Candidate = tuple[float, int, int, Progress]  # (log-probability, source row, token, progress after it)
+Beam = tuple[list[int], float, Progress]  # (tokens, log-probability, progress)
 
 
 def needed_length(constraints: list[list[int]]) -> int:
@@ -65,51 +66,76 @@ def needed_length(constraints: list[list[int]]) -> int:
 
 @torch.inference_mode()
 def constrained_beam_search(
-    model: SearchModel, src: Tensor, constraints: list[list[int]], beam_size: int = 5, alpha: float = 0.6,
+    model: SearchModel, src: Tensor, constraints: list[list[list[int]]], beam_size: int = 5, alpha: float = 0.6,
     max_len_a: float = 1.5, max_len_b: int = 10, min_len: int = 0, n_best: int = 1, max_positions: int = 1024,
     continues_word: Tensor | None = None,
-) -> list[Hypothesis]:
-    """The ``n_best`` hypotheses (best first) of one sentence (src: (1, S)) that contain every token sequence in
-    ``constraints``; [] when none is found within the length limit (the caller checks :func:`needed_length`
-    first, and then one always is: the fullest bank gains a constraint token at every step). ``continues_word``
-    (V,) marks the pieces that glue onto the word before them (SentencePiece pieces without the word-start mark):
-    none may follow a completed term, so "Beweis" stays "Beweis", not "Beweise"."""
+) -> list[list[Hypothesis]]:
+    """Per sentence of ``src`` (B, S), the ``n_best`` hypotheses (best first) that contain every token sequence
+    in its ``constraints[b]``; [] when none is found within the length limit (the caller checks
+    :func:`needed_length` first, and then one always is: the fullest bank gains a constraint token at every step).
+    ``continues_word`` (V,) marks the pieces that glue onto the word before them (SentencePiece pieces without the
+    word-start mark): none may follow a completed term, so "Beweis" stays "Beweis", not "Beweise".
+
+    The sentences are searched together: k cache rows each (the rows a sentence does not fill are dead, at -inf),
+    so the model takes one batched step for all of them, while banks and allocation are kept per sentence."""
     k, dev = beam_size, src.device
-    limit = int(output_limits(src, max_len_a, max_len_b, max_positions)[0])
-    cache = model.init_cache(model.encode(src), limit)
-    beams = [([], 0.0, Progress((False,) * len(constraints)))]  # (tokens, log-probability, progress) per row
-    finished: list[Hypothesis] = []
-    for t in range(limit):
-        last = torch.tensor([toks[-1] if toks else model.start_id for toks, _, _ in beams], device=dev)
-        at_limit = torch.full((len(beams),), t + 1 == limit, device=dev)
-        logp = _step_log_probs(model, last, cache, t, min_len, at_limit)  # (n, V)
-        incomplete = torch.tensor([p.current >= 0 or not all(p.met) for _, _, p in beams], device=dev)
+    limits = output_limits(src, max_len_a, max_len_b, max_positions).tolist()
+    cache = model.init_cache(model.encode(src), max(limits))
+    cache.reorder(torch.arange(len(limits), device=dev).repeat_interleave(k), group=k)  # (B*k) rows, k a sentence
+    beams: list[list[Beam]] = [[([], 0.0, Progress((False,) * len(c)))] for c in constraints]  # live rows
+    finished: list[list[Hypothesis]] = [[] for _ in constraints]
+    active = list(range(len(limits)))  # the sentences still searched, in cache order
+    for t in range(max(limits)):
+        rows = [beams[s][j] if j < len(beams[s]) else None for s in active for j in range(k)]  # None: dead
+        last = torch.tensor([r[0][-1] if r and r[0] else model.start_id for r in rows], device=dev)
+        at_limit = torch.tensor([t + 1 == limits[s] for s in active for _ in range(k)], device=dev)
+        logp = _step_log_probs(model, last, cache, t, min_len, at_limit)  # (n*k, V)
+        incomplete = torch.tensor([r is not None and (r[2].current >= 0 or not all(r[2].met)) for r in rows],
+                                  device=dev)
         logp[incomplete, EOS_ID] = float("-inf")  # </s> only after every term
         if continues_word is not None:
-            ended = torch.tensor([p.ended for _, _, p in beams], device=dev)
+            ended = torch.tensor([r is not None and r[2].ended for r in rows], device=dev)
             logp[ended[:, None] & continues_word[None, :]] = float("-inf")  # a term is a whole word
-        total = (logp + torch.tensor([s for _, s, _ in beams], device=dev)[:, None]).cpu()  # (n, V)
-        vocab = total.size(1)
-        picks = {(int(i) // vocab, int(i) % vocab) for i in total.view(-1).topk(min(k, total.numel())).indices}
-        picks |= {(row, int(tok)) for row, tok in enumerate(total.argmax(dim=1))}
-        picks |= {(row, tok) for row, (_, _, p) in enumerate(beams) for tok in p.wanted(constraints)}
-        banks: dict[int, list[Candidate]] = {}
-        for row, tok in picks:
-            score = float(total[row, tok])
-            if score == float("-inf"):
+        scores = torch.tensor([float("-inf") if r is None else r[1] for r in rows], device=dev)
+        total = (logp + scores[:, None]).cpu().view(len(active), k, -1)  # (n, k, V) running log-probabilities
+        still, index = [], []
+        for i, s in enumerate(active):
+            chosen = _step(total[i], beams[s], constraints[s], k, finished[s], alpha)
+            if not chosen:  # k hypotheses finished, or none can go on
                 continue
-            toks, _, progress = beams[row]
-            if tok == EOS_ID:
-                finished.append(Hypothesis(toks, score / length_penalty(len(toks) + 1, alpha), score))
-                continue
-            after = progress.advance(tok, constraints)
-            banks.setdefault(after.tokens_met(constraints), []).append((score, row, tok, after))
-        if len(finished) >= k or not banks:
+            still.append(s)
+            index += [i * k + row for _, row, _, _ in chosen] + [i * k] * (k - len(chosen))  # dead rows: copies
+            beams[s] = [(beams[s][row][0] + [tok], score, after) for score, row, tok, after in chosen]
+        if not still:
             break
-        chosen = _allocate(banks, k)
-        cache.reorder(torch.tensor([row for _, row, _, _ in chosen], device=dev))
-        beams = [(beams[row][0] + [tok], score, after) for score, row, tok, after in chosen]
-    return sorted(finished, key=lambda h: -h.score)[:n_best]
+        cache.reorder(torch.tensor(index, device=dev))
+        active = still
+    return [sorted(hyps, key=lambda h: -h.score)[:n_best] for hyps in finished]
+
+
+def _step(total: Tensor, beams: list[Beam], constraints: list[list[int]], k: int, finished: list[Hypothesis],
+          alpha: float) -> list[Candidate]:
+    """One sentence's next beams from ``total`` (k, V), the running log-probabilities of its rows (dead rows at
+    -inf): the candidates (the k best extensions, each row's best token, each row's next constraint tokens) go
+    to their banks, </s> ones to ``finished``; [] when the sentence is done."""
+    vocab = total.size(1)
+    picks = {(int(i) // vocab, int(i) % vocab) for i in total.view(-1).topk(k).indices}
+    picks |= {(row, int(tok)) for row, tok in enumerate(total[: len(beams)].argmax(dim=1))}
+    picks |= {(row, tok) for row, (_, _, p) in enumerate(beams) for tok in p.wanted(constraints)}
+    banks: dict[int, list[Candidate]] = {}
+    for row, tok in picks:
+        score = float(total[row, tok])
+        if score == float("-inf"):
+            continue
+        toks, _, progress = beams[row]
+        if tok == EOS_ID:
+            finished.append(Hypothesis(toks, score / length_penalty(len(toks) + 1, alpha), score))
+            continue
+        after = progress.advance(tok, constraints)
+        banks.setdefault(after.tokens_met(constraints), []).append((score, row, tok, after))
+    if len(finished) >= k or not banks:
+        return []
+    return _allocate(banks, k)
 
 
 def _allocate(banks: dict[int, list[Candidate]], k: int) -> list[Candidate]:

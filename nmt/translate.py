@@ -4,11 +4,13 @@ sampling -> text."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
+from torch import Tensor
 
 from nmt.attention import attention_kernels
 from nmt.config import CUDA_PAD_MULTIPLE, Config, DecodeConfig
@@ -41,32 +43,37 @@ def search_lines(
 ) -> tuple[list[list[int]], list[list[Hypothesis]]]:
     """(source ids, n-best hypotheses) per line, in input order, searched (or sampled) as ``decode`` says; an
     empty line gets no ids and no hypotheses. Sources longer than the model's positions are truncated, with a
-    warning on stderr. Lines holding glossary terms get constrained beam search, one at a time; the others are
-    batched exactly as without a glossary. ``min_len`` 1: a non-empty line never gets an empty translation (</s>
-    is banned at the first step, as fairseq and CTranslate2 do)."""
+    warning on stderr. Lines holding glossary terms get constrained beam search, batched among themselves; the
+    others are batched exactly as without a glossary. ``min_len`` 1: a non-empty line never gets an empty
+    translation (</s> is banned at the first step, as fairseq and CTranslate2 do)."""
     d = decode
     was_training = model.training
     model.eval()
     limit = model.cfg.max_positions
     src_ids = source_ids(tok, lines, limit)
     hyps: list[list[Hypothesis]] = [[] for _ in lines]
-    with attention_kernels(device), torch.autocast(device.type, torch.bfloat16, enabled=d.precision == "bf16"):
-        constraints = glossary_constraints(tok, lines, src_ids, d, limit)
-        if constraints:
-            continues_word = torch.tensor(tok.continues_word, device=device)  # (V,)
-        for i, terms in constraints.items():
-            src = torch.tensor([src_ids[i]], device=device)
-            hyps[i] = constrained_beam_search(model, src, terms, d.beam_size, d.length_penalty, d.max_len_a,
-                                              d.max_len_b, min_len, d.n_best, limit, continues_word)
-        todo = [i for i, ids in enumerate(src_ids) if ids and i not in constraints]
-        sampler = d.sampler()
-        generator = None if sampler is None else torch.Generator(device).manual_seed(d.seed)
-        sentences, tokens = d.batch_limits(device.type)
-        multiple = CUDA_PAD_MULTIPLE if device.type == "cuda" else 1
+    sentences, tokens = d.batch_limits(device.type)
+    multiple = CUDA_PAD_MULTIPLE if device.type == "cuda" else 1
+
+    def batches(todo: list[int]) -> Iterator[tuple[list[int], Tensor]]:
+        """Lines ``todo`` in batches of similar length: (their indices, padded source ids)."""
         lengths = [len(src_ids[i]) for i in todo]
         for batch in token_batches(lengths, [0] * len(todo), tokens or sys.maxsize, None, multiple, sentences):
-            chunk = [todo[j] for j in batch]  # similar lengths: the batches follow length order
-            src = pad([src_ids[i] for i in chunk], multiple).to(device)
+            chunk = [todo[j] for j in batch]
+            yield chunk, pad([src_ids[i] for i in chunk], multiple).to(device)
+
+    with attention_kernels(device), torch.autocast(device.type, torch.bfloat16, enabled=d.precision == "bf16"):
+        constraints = glossary_constraints(tok, lines, src_ids, d, limit)
+        continues_word = torch.tensor(tok.continues_word, device=device) if constraints else None  # (V,)
+        for chunk, src in batches(list(constraints)):
+            found = constrained_beam_search(model, src, [constraints[i] for i in chunk], d.beam_size,
+                                            d.length_penalty, d.max_len_a, d.max_len_b, min_len, d.n_best, limit,
+                                            continues_word)
+            for i, nbest in zip(chunk, found):
+                hyps[i] = nbest
+        sampler = d.sampler()
+        generator = None if sampler is None else torch.Generator(device).manual_seed(d.seed)
+        for chunk, src in batches([i for i, ids in enumerate(src_ids) if ids and i not in constraints]):
             if sampler is not None:
                 found = sample_search(model, src, d.n_best, *sampler, d.temperature, d.max_len_a, d.max_len_b,
                                       min_len, limit, generator)

@@ -38,9 +38,25 @@ def test_constraints_fit_even_when_the_model_would_end_first(reverse_model):
     model = reverse_model[0]
     src = pad([[4, 5, 6, 7, EOS_ID]])  # the model answers 7 6 5 4
     terms = [[15, 16], [17]]  # three tokens it has no reason to say
-    best = constrained_beam_search(model, src, terms, beam_size=3, max_len_a=1.0, max_len_b=4, n_best=2)
+    best = constrained_beam_search(model, src, [terms], beam_size=3, max_len_a=1.0, max_len_b=4, n_best=2)[0]
     assert best and all(_contains(h.tokens, t) for h in best for t in terms)
     assert best[0].score >= best[-1].score
+
+
+def test_sentences_searched_together_get_what_each_gets_alone(reverse_model):
+    """Batched constrained search (k rows a sentence, dead rows at -inf, sentences leaving as they finish) gives
+    every sentence the n-best it gets when searched by itself."""
+    model = reverse_model[0]
+    seqs = random_sources(6, vocab=18, lo=2, hi=7, seed=11)
+    terms = [[[15, 16], [17]], [[5]], [[9, 4, 11]], [[16]], [[12], [13], [14]], [[8, 8]]]
+    together = constrained_beam_search(model, pad(seqs), terms, beam_size=3, max_len_a=1.5, max_len_b=4, n_best=2)
+    for seq, its_terms, found in zip(seqs, terms, together):
+        alone = constrained_beam_search(model, pad([seq]), [its_terms], beam_size=3, max_len_a=1.5, max_len_b=4,
+                                        n_best=2)[0]
+        assert [h.tokens for h in found] == [h.tokens for h in alone]
+        assert [h.score for h in found] == pytest.approx([h.score for h in alone], abs=1e-4)
+        assert found and all(_contains(h.tokens, t) for h in found for t in its_terms)
+    assert len({len(h[0].tokens) for h in together}) > 1  # sentences of different lengths, finishing apart
 
 
 def test_a_glossary_too_long_for_the_length_limit_warns_and_does_not_hang(synth_run, capsys):
@@ -165,11 +181,12 @@ def test_decode_settings_are_validated_where_they_change():
 def test_a_completed_term_is_not_continued_as_a_longer_word(reverse_model):
     model = reverse_model[0]
     src = pad([[4, 5, 6, 7, EOS_ID]])  # the model answers 7 6 5 4: its 5 is followed by 4
-    free = constrained_beam_search(model, src, [[5]], beam_size=3, max_len_a=1.0, max_len_b=4)
+    free = constrained_beam_search(model, src, [[[5]]], beam_size=3, max_len_a=1.0, max_len_b=4)[0]
     assert free and _contains(free[0].tokens, [5, 4])
     glue = torch.zeros(18, dtype=torch.bool)
     glue[4] = True  # say piece 4 continues the word before it: it may not follow the term
-    best = constrained_beam_search(model, src, [[5]], beam_size=3, max_len_a=1.0, max_len_b=4, continues_word=glue)
+    best = constrained_beam_search(model, src, [[[5]]], beam_size=3, max_len_a=1.0, max_len_b=4,
+                                   continues_word=glue)[0]
     assert best and _contains(best[0].tokens, [5]) and not _contains(best[0].tokens, [5, 4])
 
 
