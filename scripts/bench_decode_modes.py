@@ -7,8 +7,8 @@ the reference but not in the plain beam output (so that each term fixes somethin
 "glossary_shared" puts all of them into one glossary for the whole test set, as a user's terminology list would
 (a term then also applies to the other lines that hold its source word, in whatever inflection the reference
 there has). Reported: BLEU without and with the glossary, the lines holding glossary terms, whether every term is
-in the output (the search guarantees it), whether the other lines are unchanged, and sentences/s of each mode (the
-constrained lines are searched one at a time). Sampling: BLEU and sentences/s of one sample per line (topk:10,
+in the output (the search guarantees it), whether the other lines are unchanged, and sentences/s of each mode (per
+line: one call per line; shared: one call, the constrained lines batched among themselves). Sampling: BLEU and sentences/s of one sample per line (topk:10,
 topp:0.9) against greedy search.
 
     python scripts/bench_decode_modes.py --run runs/multi30k-en-de --out docs/bench_decode_modes.json
