@@ -20,7 +20,8 @@ from nmt.constants import BOS, EOS
 from nmt.errors import NmtError
 from nmt.model import Transformer
 from nmt.search import Hypothesis
-from nmt.translate import Translator, search_lines
+from nmt.realtext import finish
+from nmt.translate import Searched, Translator, hypotheses_text
 
 Kind = Literal["self", "masked", "cross"]
 KIND_HELP = {"self": "encoder self-attention (source x source)",
@@ -135,12 +136,13 @@ def explain_ids(model: Transformer, src_ids: list[int], out_ids: list[int], src_
 
 @dataclass
 class Explanation:
-    """One translation with its attention weights and word alignment."""
+    """One line's translation with the attention weights of each of its model inputs (a sentence, or a part of
+    a long one) and a word alignment over the line's words."""
 
     source: str
     translation: str
-    maps: AttentionMaps | None  # None for an empty line
-    alignment: list[tuple[int, int]]  # (source word, target word), 0-based
+    maps: list[AttentionMaps]  # one per model input; [] for an empty line
+    alignment: list[tuple[int, int]]  # (source word, target word), 0-based over the whole line
 
     @property
     def pharaoh(self) -> str:
@@ -165,23 +167,31 @@ def explain(translator: Translator, lines: list[str], layer: int = ALIGN_LAYER, 
     """Best translation of each line (the run's decode settings) with all attention weights (encoder self, decoder
     masked self, cross) and a word alignment from the cross-attention of decoder ``layer`` (mean over heads unless
     ``head``)."""
-    src_ids, hyps = search_lines(translator.model, translator.tok, lines, translator.settings(), translator.device)
-    return explain_hypotheses(translator, lines, src_ids, hyps, layer, head)
+    return explain_hypotheses(translator, translator.search(lines), layer, head)
 
 
-def explain_hypotheses(translator: Translator, lines: list[str], src_ids: list[list[int]],
-                       hyps: list[list[Hypothesis]], layer: int = ALIGN_LAYER, head: int | None = None,
+def explain_hypotheses(translator: Translator, found: Searched, layer: int = ALIGN_LAYER, head: int | None = None,
                        ) -> list[Explanation]:
-    """:func:`explain` for hypotheses already searched (``search_lines``' output): the best of each n-best list."""
+    """:func:`explain` for lines already searched (``Translator.search``): the best of each n-best list. A line
+    of several inputs gets each input's maps; its alignment is each input's, shifted by the words before it."""
     check_layer_head(translator, "cross", layer, head)
-    tok = translator.tok
-    out = []
-    for line, ids, nbest in zip(lines, src_ids, hyps):
-        if not nbest:
-            out.append(Explanation(line, "", None, []))
-            continue
-        best = nbest[0].tokens
-        maps = explain_ids(translator.model, ids, best, tok.src_pieces(ids), tok.tgt_pieces(best))
-        alignment = word_alignment(maps.matrix("cross", layer, head), maps.src_tokens, maps.tgt_tokens)
-        out.append(Explanation(line, tok.decode_tgt([best])[0], maps, alignment))
+    tok, prep = translator.tok, found.prep
+    texts = finish(prep, hypotheses_text(tok, found.hyps))
+    out, j = [], 0
+    for i, seg in enumerate(prep.segs):
+        maps, alignment, src_at, tgt_at = [], [], 0, 0
+        for piece in seg.pieces():
+            ids, nbest = found.src_ids[j], found.hyps[j]
+            words = piece.split()
+            translated = prep.masks[j].restore(tok.decode_tgt([nbest[0].tokens])[0])[0] if nbest else piece
+            if nbest:
+                m = explain_ids(translator.model, ids, nbest[0].tokens, tok.src_pieces(ids),
+                                tok.tgt_pieces(nbest[0].tokens))
+                maps.append(m)
+                alignment += [(s + src_at, t + tgt_at) for s, t in
+                              word_alignment(m.matrix("cross", layer, head), m.src_tokens, m.tgt_tokens)]
+            else:  # copied as it is: word k to word k
+                alignment += [(k + src_at, k + tgt_at) for k in range(len(words))]
+            src_at, tgt_at, j = src_at + len(words), tgt_at + len(translated.split()), j + 1
+        out.append(Explanation(seg.text, texts[i][0].text, maps, alignment))
     return out

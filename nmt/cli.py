@@ -132,10 +132,31 @@ def translate(
     show_attention: Annotated[bool, typer.Option(
         "--show-attention", help="Draw the attention matrix in the terminal (stderr).")] = False,
     align: Annotated[bool, typer.Option("--align", help="Append ' ||| i-j ...' word alignments (Pharaoh).")] = False,
+    no_split: Annotated[bool, typer.Option("--no-split", help=(
+        "A line is one model input (default: each sentence is; decode.split_sentences)."))] = False,
+    check: Annotated[bool, typer.Option("--check", help=(
+        "Flag on stderr each line whose translation lost a number, address or other verbatim span, lost a "
+        "sentence, or repeats itself."))] = False,
     engine: Annotated[str, typer.Option("--engine", help="nmt (PyTorch) or ctranslate2 (after nmt export).")] = "nmt",
     debug: Debug = False,
 ) -> None:
     """Translate sentences with a trained run: one output line per input line."""
+
+    split = False if no_split else None
+
+    def checked(translate: Callable[[list[str]], list[str]], data: Any) -> Callable[[list[str], int], list[str]]:  # noqa: ANN401
+        """A chunk translator that, with --check, also writes each doubtful line's warnings to stderr."""
+        from nmt.realtext import check as check_line
+
+        def chunk_out(chunk: list[str], first: int) -> list[str]:
+            out = translate(chunk)
+            for number, (line, translated) in enumerate(zip(chunk, out), first + 1) if check else ():
+                warnings = check_line(line, translated, data.src_lang, data.tgt_lang)
+                if warnings:
+                    typer.echo(f"check: line {number}: {'; '.join(warnings)}", err=True)
+            return out
+
+        return chunk_out
 
     def go() -> None:
         from nmt.glossary import read_glossary
@@ -152,15 +173,16 @@ def translate(
                 raise NmtError("--engine ctranslate2 gives translations only; drop --attention/--align/--n-best/"
                                "--glossary/--sampling")
             loaded = load_run(run, None, runs_root=runs_root)
-            _decode(loaded.config, sets, beam_size=beam, length_penalty=length_penalty, batch_size=batch_size)
+            _decode(loaded.config, sets, beam_size=beam, length_penalty=length_penalty, batch_size=batch_size,
+                    split_sentences=split)
             ct2 = CT2Translator(loaded)
-            translate_input(lambda chunk, _: ct2.translate(chunk), text, input, output,
+            translate_input(checked(lambda chunk: ct2.translate(chunk), loaded.config.data), text, input, output,
                             loaded.config.decode.batch_size)
             return
         translator = Translator.load(run, checkpoint, device, runs_root)
         _decode(translator.cfg, sets, beam_size=beam, n_best=n_best, length_penalty=length_penalty,
                 batch_size=batch_size, sampling=sampling, temperature=temperature, seed=seed,
-                glossary=None if glossary is None else read_glossary(glossary))
+                glossary=None if glossary is None else read_glossary(glossary), split_sentences=split)
         if attention or show_attention or align:
             from nmt.attention_maps import check_layer_head, explain
             from nmt.plots import draw_explanations
@@ -179,9 +201,7 @@ def translate(
             def chunk_out(chunk: list[str], first: int) -> list[str]:
                 return moses_nbest(translator.translate(chunk), first)
         else:
-
-            def chunk_out(chunk: list[str], first: int) -> list[str]:
-                return translator(chunk)
+            chunk_out = checked(translator, translator.cfg.data)
         translate_input(chunk_out, text, input, output, translator.cfg.decode.batch_size)
 
     _guard(debug, go)
@@ -335,6 +355,7 @@ def evaluate(
         typer.echo(json.dumps(results, indent=2))
         return
     phrases = results.pop("phrases", None)
+    realtext = results.pop("realtext", None)
     for name, scores in results.items():
         extra = f" ({scores['sentences']:,} sentences)" if "sentences" in scores else ""
         typer.echo(f"{name}{extra}")
@@ -345,6 +366,15 @@ def evaluate(
         typer.echo(f"phrases (data.phrases): {phrases['right']}/{phrases['total']} right ({phrases['score']:.1f}%)")
         for miss in phrases["misses"]:
             typer.echo(f"  {miss['src']!r} -> {miss['hyp']!r}")
+    if realtext is not None:
+        typer.echo(f"real text (data.realtext): {realtext['lines']} lines, {realtext['whole']:.1f}% whole, spans "
+                   f"{realtext['spans']:.1f}% kept, sentences {realtext['sentences']:.1f}% kept")
+        for miss in realtext["misses"]:
+            wrong = [f"lost {', '.join(miss['lost'])}"] if miss["lost"] else []
+            wrong += [f"sentences {miss['sentences']}"] if miss["sentences"].split("/")[0] != \
+                miss["sentences"].split("/")[1] else []
+            wrong += [f"repeats {miss['repeats']!r}"] if miss["repeats"] else []
+            typer.echo(f"  {miss['src']!r} -> {miss['hyp']!r} ({'; '.join(wrong)})")
 
 
 @app.command()

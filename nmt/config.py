@@ -106,6 +106,9 @@ class TokenizerConfig:
     model: str | None = None  # an existing joint SentencePiece model to use instead of training one
     src_model: str | None = None  # existing per-side models (tokenizer.joint: false)
     tgt_model: str | None = None
+    split_digits: bool = True  # every digit a piece of its own: numbers the model can copy digit by digit
+    byte_fallback: bool = False  # characters outside the vocabulary as UTF-8 byte pieces instead of <unk>
+    placeholders: bool = True  # the verbatim placeholders ⟦1⟧..⟦16⟧ as pieces of their own (decode.verbatim)
     vocab: str | None = None  # a JSON piece -> id table both sides share (Marian's vocab.json); else SentencePiece ids
 
     @property
@@ -178,7 +181,16 @@ class DataConfig:
     # target's final mark)
     casual: float = 0.0
     casual_sides: Literal["src", "both"] = "src"
+    # augmentation that teaches copying (nmt/augment.py), each the share of the training pairs it changes: shared
+    # names and numbers replaced on both sides by others of their kind (Faker's); verbatim spans and shared names
+    # as placeholders on both sides (they reach the model so at translate time); a pair joined with the next one
+    # or two (lines of several sentences)
+    entities: float = 0.0
+    placeholders: float = 0.0
+    merge: float = 0.0
     phrases: str | None = None  # a check set (source<TAB>accepted<TAB>...) scored beside validation BLEU
+    # a real-text check set (text<TAB>sentences<TAB>span...): lines whole, spans and sentences kept, beside BLEU
+    realtext: str | None = None
 
     def validate(self) -> None:
         _check(self.corpus is not None or self.train is not None, "data.train",
@@ -188,7 +200,8 @@ class DataConfig:
         _check(self.max_ratio >= 1.0, "data.max_ratio", "must be at least 1")
         _check(self.num_proc >= 0, "data.num_proc", "must be 0 (automatic) or positive")
         _check(self.buffer_pairs > 0, "data.buffer_pairs", "must be positive")
-        _check(0.0 <= self.casual <= 1.0, "data.casual", "must be in [0, 1]")
+        for key in ("casual", "entities", "placeholders", "merge"):
+            _check(0.0 <= getattr(self, key) <= 1.0, f"data.{key}", "must be in [0, 1]")
         for i, extra in enumerate(self.extra):
             extra.validate(f"data.extra[{i}]")
 
@@ -284,6 +297,12 @@ class DecodeConfig:
     temperature: float = 1.0  # sampling: divides the log-probabilities before the draw
     seed: int = 0  # sampling: the same seed, lines and batch size draw the same samples
     glossary: dict[str, str] = field(default_factory=dict)  # source term -> target term the output must contain
+    # each sentence of a line is one model input, rejoined with the line's own gaps (False: a line is one input);
+    # a sentence past the model's positions is cut at its best breaks either way, never truncated
+    split_sentences: bool = True
+    # numbers, times, prices, e-mail addresses, URLs, paths, versions, codes, `code` reach the model as
+    # placeholders and come out as typed (runs whose tokenizer has the placeholder pieces: tokenizer.placeholders)
+    verbatim: bool = True
 
     def validate(self) -> None:
         _check(self.beam_size >= 1, "decode.beam_size", "the beam size must be at least 1 (1 is greedy search)")

@@ -21,7 +21,9 @@ from nmt.errors import NmtError
 from nmt.model import Transformer
 from nmt.run import Run, load_run
 from nmt.search import length_penalty, output_limits
-from nmt.translate import source_ids
+from nmt.config import DecodeConfig
+from nmt.realtext import Translation, finish
+from nmt.translate import bans_digits, prepare_lines, source_ids
 
 CT2_DIR = "ctranslate2"  # default export folder inside a run directory
 
@@ -152,7 +154,16 @@ class CT2Translator:
             raise NmtError("the CTranslate2 engine searches only (greedy or beam): glossary terms and sampling need "
                            "nmt's own engine (Translator)")
         tok = self.run.tokenizer
-        ids = source_ids(tok, lines, cfg.model.max_positions)
+        prep = prepare_lines(tok, cfg.model.max_positions, lines, d, cfg.data.src_lang)
+        found = self._translate_units(prep.inputs, d, min_len, bans_digits(tok, d, prep.inputs))
+        return [nbest[0].text for nbest in finish(prep, [[Translation(t, 0.0, 0.0)] for t in found])]
+
+    def _translate_units(self, lines: list[str], d: DecodeConfig, min_len: int, no_digits: bool) -> list[str]:
+        """The best translation of each model input (a unit: one sentence, placeholders in it); ``no_digits``:
+        pieces that write a digit are suppressed."""
+        cfg, tok = self.run.config, self.run.tokenizer
+        suppress = [[p] for p, digit in zip(tok.tgt_vocab(), tok.digit_pieces) if digit] if no_digits else None
+        ids = source_ids(tok, lines)
         todo = [i for i, x in enumerate(ids) if x]
         limits = output_limits(pad([ids[i] for i in todo]), d.max_len_a, d.max_len_b, cfg.model.max_positions)
         out = [""] * len(lines)
@@ -170,7 +181,8 @@ class CT2Translator:
             results = self.engine.translate_batch(
                 pieces, beam_size=k, patience=2 if k > 1 else 1, num_hypotheses=2 * k if k > 1 else 1,
                 length_penalty=-3.0, max_batch_size=d.batch_size, max_decoding_length=limit - 1,
-                min_decoding_length=min(min_len, limit - 1), return_scores=True, return_end_token=True)
+                min_decoding_length=min(min_len, limit - 1), return_scores=True, return_end_token=True,
+                suppress_sequences=suppress)
             for i, src, result in zip(group, pieces, results):
                 best = result.hypotheses[0] if k == 1 else self._best(src, result, k, limit, d.length_penalty)
                 out[i] = tok.tgt.decode([t for t in best if t != EOS]).strip()

@@ -11,7 +11,7 @@ from nmt.corpora import load_splits
 from nmt.data import read_lines
 from nmt.errors import NmtError
 from nmt.files import atomic_write_text
-from nmt.phrases import phrase_score, read_phrases
+from nmt.phrases import phrase_score, read_phrases, read_realtext, realtext_score
 from nmt.translate import Translator
 
 METRICS = ("bleu", "chrf", "ter")
@@ -45,7 +45,8 @@ def evaluate_run(translator: Translator, hyp_dir: Path | None = None, corpus: st
                  ) -> dict[str, dict[str, dict[str, Any]]]:
     """Decode each of the run's test sets (or those of the named ``corpus``, in the run's languages) and score
     it; hypotheses are also written to ``hyp_dir`` if given. A run with a phrase check set (``data.phrases``)
-    gets its score too, under ``phrases``."""
+    gets its score too, under ``phrases``, and one with a real-text check set (``data.realtext``) under
+    ``realtext``."""
     d = translator.cfg.data
     splits = load_splits(corpus or d.corpus, d.src_lang, d.tgt_lang, d.root, None, None, {} if corpus else d.test)
     if not splits.tests:
@@ -59,5 +60,7 @@ def evaluate_run(translator: Translator, hyp_dir: Path | None = None, corpus: st
         results[name] = score(hyps, data.tgt, d.tgt_lang)
         results[name]["sentences"] = len(hyps)  # type: ignore[assignment]
     if d.phrases and not corpus:
-        results["phrases"] = phrase_score(translator, read_phrases(d.phrases))
+        results["phrases"] = phrase_score(translator, read_phrases(d.phrases, f"{d.src_lang}-{d.tgt_lang}"))
+    if d.realtext and not corpus:
+        results["realtext"] = realtext_score(translator, read_realtext(d.realtext, d.src_lang), d.tgt_lang)
     return results

@@ -53,12 +53,14 @@ def texts_and_lines(body: LibreRequest) -> tuple[list[str], list[str]]:
 
 def answer(body: LibreRequest, texts: list[str], items: list[dict]) -> dict[str, Any]:
     """LibreTranslate's response from the server's per-line items (``text`` and, with alternatives, ``n_best``):
-    the lines of each text joined back; alternative j of a text joins each line's j-th hypothesis after the best."""
-    translated, alternatives, start = [], [], 0
+    the lines of each text joined back; alternative j of a text joins each line's j-th hypothesis after the best;
+    ``warnings``, nmt's own field, lists what may be wrong with each text's translation."""
+    translated, alternatives, warnings, start = [], [], [], 0
     for text in texts:
         group = items[start : start + text.count("\n") + 1]
         start += len(group)
         translated.append("\n".join(item["text"] for item in group))
+        warnings.append([w for item in group for w in item.get("warnings", [])])
         others = [[h["text"] for h in item.get("n_best", [])[1:]] for item in group]
         count = min((len(o) for o in others), default=0)
         alternatives.append(["\n".join(o[j] for o in others) for j in range(min(count, body.alternatives))])
@@ -66,4 +68,5 @@ def answer(body: LibreRequest, texts: list[str], items: list[dict]) -> dict[str,
     out: dict[str, Any] = {"translatedText": translated[0] if single else translated}
     if body.alternatives:
         out["alternatives"] = alternatives[0] if single else alternatives
+    out["warnings"] = warnings[0] if single else warnings  # nmt's own field: what may be wrong (see /translate)
     return out

@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterable, Iterator
 import numpy as np
 
 from nmt.constants import BOS_ID
-from nmt.data import Batch, casual_copies, clean, collate, make_batch, token_batches
+from nmt.augment import Augment
+from nmt.data import Batch, clean, collate, make_batch, token_batches
 from nmt.tokenizer import Tokenizer
 
 DROP_REASONS = ("", "empty side", "too long", "length ratio")  # index = the drop code stored per pair
@@ -26,17 +27,15 @@ MULTIPROCESS_FROM = 50_000  # corpora with more pairs than this are encoded by s
 class PairEncoder:
     """Text pairs -> token ids: clean, tokenize and length-check one batch of pairs (the one length filter:
     training data and validation loss both go through it); picklable for ``datasets.map``. Not the model's
-    encoder. With ``casual`` (training data: ``data.casual``, ``data.casual_sides``), casual-typing copies are
-    added after the pairs they copy, so a batch may come out longer than it went in."""
+    encoder. With ``augment`` (training data: nmt/augment.py), pairs are changed, merged and copied, so a batch
+    may come out longer or shorter than it went in."""
 
-    def __init__(self, tok: Tokenizer, max_tokens: int, max_ratio: float, casual: float = 0.0,
-                 casual_sides: str = "src") -> None:
+    def __init__(self, tok: Tokenizer, max_tokens: int, max_ratio: float, augment: Augment | None = None) -> None:
         self.tok, self.max_tokens, self.max_ratio = tok, max_tokens, max_ratio
-        self.casual, self.casual_sides = casual, casual_sides
+        self.augment = augment or Augment()
 
     def __call__(self, batch: dict) -> dict:
-        pairs = list(casual_copies(((clean(a), clean(b)) for a, b in zip(batch["src"], batch["tgt"])), self.casual,
-                                   self.casual_sides))  # type: ignore[arg-type]
+        pairs = list(self.augment((clean(a), clean(b)) for a, b in zip(batch["src"], batch["tgt"])))
         src, tgt = [a for a, _ in pairs], [b for _, b in pairs]
         src_ids, tgt_ids = self.tok.encode_src(src), self.tok.encode_tgt(tgt)
         ls = np.fromiter(map(len, src_ids), np.int64, len(src_ids))  # (B,) ends with </s>
@@ -87,7 +86,7 @@ class ArrowPairs:
 
     @classmethod
     def build(cls, text, tok: Tokenizer, max_tokens: int, max_ratio: float,  # noqa: ANN001
-              num_proc: int = 0, start_id: int = BOS_ID, casual: float = 0.0, casual_sides: str = "src") -> ArrowPairs:
+              num_proc: int = 0, start_id: int = BOS_ID, augment: Augment | None = None) -> ArrowPairs:
         """From a ``datasets.Dataset`` with ``src``/``tgt`` text columns (num_proc 0: one process per core for
         corpora over MULTIPROCESS_FROM pairs), with casual-typing copies added (``casual``: their share).
         File-backed tables are encoded once and cached by `datasets`."""
@@ -97,7 +96,7 @@ class ArrowPairs:
             num_proc = min(os.cpu_count() or 1, 8) if len(text) > MULTIPROCESS_FROM else 1
         features = Features({"src_ids": Sequence(Value("int32")), "tgt_ids": Sequence(Value("int32")),
                              "drop": Value("int8")})
-        encoder = PairEncoder(tok, max_tokens, max_ratio, casual, casual_sides)
+        encoder = PairEncoder(tok, max_tokens, max_ratio, augment)
         table = text.map(encoder, batched=True, batch_size=2_000, features=features, remove_columns=text.column_names,
                          num_proc=num_proc if num_proc > 1 else None)
         return cls(table, start_id)
@@ -134,10 +133,9 @@ class StreamPairs:
     batches at a time, so memory holds one buffer whatever the corpus size."""
 
     def __init__(self, open_pairs: Callable[[], Iterable[tuple[str, str]]], tok: Tokenizer, max_tokens: int,
-                 max_ratio: float, buffer_pairs: int, start_id: int = BOS_ID, casual: float = 0.0,
-                 casual_sides: str = "src") -> None:
+                 max_ratio: float, buffer_pairs: int, start_id: int = BOS_ID, augment: Augment | None = None) -> None:
         self.open_pairs, self.buffer_pairs, self.start_id = open_pairs, buffer_pairs, start_id
-        self.encoder = PairEncoder(tok, max_tokens, max_ratio, casual, casual_sides)
+        self.encoder = PairEncoder(tok, max_tokens, max_ratio, augment)
         self.drops: Counter = Counter()  # pairs dropped, by reason, in the epoch read last
 
     def count_batches(self, batch_tokens: int, world: int = 1, multiple: int = 1) -> int | None:

@@ -136,12 +136,13 @@ def draw_explanations(items: list[Explanation], kind: Kind, layer: int = -1, hea
                       png: Path | None = None, all_heads: bool = False, console: Console | None = None,
                       first: int = 0) -> None:
     """For each explained line: a heatmap to ``png`` (NAME.png, NAME-2.png, ... by line number, the first item
-    being input line ``first + 1``) and/or the table on ``console``. Empty lines get neither."""
+    being input line ``first + 1``; a line of several model inputs, sentences or parts: NAME.1.png, NAME.2.png,
+    ...) and/or the table on ``console``. Empty lines get neither."""
     for number, item in enumerate(items, first + 1):
-        if item.maps is None:
-            continue
-        if png is not None:
-            path = png if number == 1 else png.with_name(f"{png.stem}-{number}{png.suffix}")
-            plot_attention(item.maps, kind, path, layer, head, all_heads)
-        if console is not None:
-            show_attention(item.maps, kind, console, layer, head)
+        for part, maps in enumerate(item.maps, 1):
+            if png is not None:
+                name = png.stem if number == 1 else f"{png.stem}-{number}"
+                name += f".{part}" if len(item.maps) > 1 else ""
+                plot_attention(maps, kind, png.with_name(name + png.suffix), layer, head, all_heads)
+            if console is not None:
+                show_attention(maps, kind, console, layer, head)

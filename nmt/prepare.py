@@ -15,7 +15,8 @@ from rich.console import Console
 from nmt.config import DataConfig, ModelConfig, TokenizerConfig, load_config
 from nmt.constants import UNK_ID
 from nmt.corpora import extra_pairs, load_splits
-from nmt.data import Parallel, Splits, as_table, casual_copies, clean_text, stream_pairs
+from nmt.augment import Augment
+from nmt.data import Parallel, Splits, as_table, clean_text, stream_pairs
 from nmt.errors import NmtError
 from nmt.pairs import ArrowPairs, StreamPairs
 from nmt.tokenizer import Tokenizer, train_tokenizer
@@ -52,11 +53,11 @@ class TrainingText:
     origin: str  # where they come from, for messages
     table: Any  # a datasets.Dataset of src/tgt text, or None when streamed
     splits: Splits
-    casual: tuple[float, str] = (0.0, "src")  # data.casual, data.casual_sides: copies the id stores add
+    augment: Augment = Augment()  # data.entities, placeholders, merge, casual: what the id stores do to the pairs
 
     def tokenizer_pairs(self) -> Iterator[tuple[str, str]]:
-        """What SentencePiece learns from: the training pairs with the casual-typing copies training sees."""
-        return casual_copies(self.open_pairs(), *self.casual)  # type: ignore[arg-type]
+        """What SentencePiece learns from: the training pairs as augmented for training."""
+        return self.augment(self.open_pairs())
 
 
 def training_text(data: DataConfig) -> TrainingText:
@@ -67,24 +68,24 @@ def training_text(data: DataConfig) -> TrainingText:
                          data.valid, data.test)
     extra = extra_pairs(data.extra, data.src_lang, data.tgt_lang, data.root)
     more = f" + {len(extra):,} pairs of {extra.origin}" if len(extra) else ""
-    casual = (data.casual, data.casual_sides)
+    augment = Augment.of(data)
     if streamed:
         stream = stream_pairs(streamed, data.src_lang, data.tgt_lang)
         return TrainingText(lambda: itertools.chain(stream(), zip(extra.src, extra.tgt)), streamed + more, None,
-                            splits, casual)
+                            splits, augment)
     if splits.train is None:
         raise NmtError("data.train: no training data; set data.corpus or data.train")
     if isinstance(splits.train, Parallel):  # a named corpus: small, already in memory
         train = Parallel(splits.train.src + extra.src, splits.train.tgt + extra.tgt, splits.train.origin + more)
         return TrainingText(lambda: zip(train.src, train.tgt), train.origin,
-                            None if data.streaming else as_table(train), splits, casual)
+                            None if data.streaming else as_table(train), splits, augment)
     table = splits.train
     if len(extra):
         from datasets import concatenate_datasets
 
         table = concatenate_datasets([table.select_columns(["src", "tgt"]), as_table(extra)])
     origin = splits.train.info.description + more
-    return TrainingText(_table_pairs(table), origin, table, splits, casual)
+    return TrainingText(_table_pairs(table), origin, table, splits, augment)
 
 
 def make_tokenizer(tokenizer: TokenizerConfig, text: TrainingText, run_dir: Path, seed: int,
@@ -116,9 +117,8 @@ def prepare(data: DataConfig, tokenizer: TokenizerConfig, model: ModelConfig, ru
     if table is None:
         console.print(f"train: streaming {origin}, {data.buffer_pairs:,} pairs at a time; {size}")
         return Prepared(tok, StreamPairs(open_pairs, tok, max_tokens, data.max_ratio, data.buffer_pairs,
-                                         model.start_id, data.casual, data.casual_sides), valid)
-    pairs = ArrowPairs.build(table, tok, max_tokens, data.max_ratio, data.num_proc, model.start_id, data.casual,
-                             data.casual_sides)
+                                         model.start_id, text.augment), valid)
+    pairs = ArrowPairs.build(table, tok, max_tokens, data.max_ratio, data.num_proc, model.start_id, text.augment)
     dropped = ", ".join(f"{v:,} {k}" for k, v in pairs.drops.items()) or "none"
     if not len(pairs):
         raise NmtError(f"{origin}: every training pair was filtered out ({dropped}); "

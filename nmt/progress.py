@@ -87,5 +87,6 @@ class TrainProgress:
             return
         mark = " (best)" if improved else ""
         phrases = f"  phrases {record['valid_phrases']:.1f}%" if "valid_phrases" in record else ""
+        phrases += f"  real text {record['valid_realtext']:.1f}% whole" if "valid_realtext" in record else ""
         self.console.print(f"step {record['step']}: valid loss {record['valid_loss']:.3f}  "
                            f"ppl {record['valid_ppl']:.2f}  BLEU {record['valid_bleu']:.2f}{phrases}{mark}")

@@ -22,6 +22,7 @@ from urllib.parse import parse_qs
 
 from nmt.config import ConfigError
 from nmt.errors import NmtError
+from nmt.realtext import check
 
 if TYPE_CHECKING:
     from nmt.config import DecodeConfig
@@ -89,11 +90,12 @@ class TranslatorEngine:
         """Per line ``{"text", "score"}``, plus ``"n_best": [{"text", "score", "log_prob"}, ...]`` when
         ``decode.n_best`` > 1 and ``"alignment"`` (Pharaoh ``i-j`` pairs of the best translation) when asked: one
         search either way."""
-        from nmt.translate import hypotheses_text, search_lines
+        from nmt.realtext import finish
+        from nmt.translate import hypotheses_text
 
         t = self.translator
-        src_ids, hyps = search_lines(t.model, t.tok, lines, decode, t.device)
-        nbests = hypotheses_text(t.tok, hyps)
+        found = t.search(lines, decode)
+        nbests = finish(found.prep, hypotheses_text(t.tok, found.hyps))
         items = [{"text": nb[0].text, "score": nb[0].score} for nb in nbests]
         if decode.n_best > 1:
             for item, nb in zip(items, nbests):
@@ -101,7 +103,7 @@ class TranslatorEngine:
         if alignment:
             from nmt.attention_maps import explain_hypotheses
 
-            for item, explained in zip(items, explain_hypotheses(t, lines, src_ids, hyps)):
+            for item, explained in zip(items, explain_hypotheses(t, found)):
                 item["alignment"] = explained.pharaoh
         return items
 
@@ -268,13 +270,16 @@ def create_app(engine: Engine, limits: Limits | None = None, api_keys: frozenset
             return _error(422, f"beam_size: {decode.beam_size}; at most {limits.max_beam}")
         batcher: Batcher = request.app.state.batcher
         try:
-            return await batcher.translate(lines, (decode, alignment))
+            items = await batcher.translate(lines, (decode, alignment))
         except asyncio.QueueFull:
             return _error(503, f"the server is busy ({limits.queue_size} requests waiting); retry shortly")
         except NmtError as err:
             return _error(422, str(err))
         except Exception as err:  # noqa: BLE001
             return _error(500, f"translation failed: {type(err).__name__}: {err}")
+        for line, item in zip(lines, items):  # what may be wrong: a span or sentence lost, a loop
+            item["warnings"] = check(line, item["text"], src_lang, tgt_lang)
+        return items
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -16,6 +16,7 @@ import sentencepiece as spm
 from nmt.config import TokenizerConfig
 from nmt.constants import BOS, BOS_ID, EOS, EOS_ID, PAD, PAD_ID, SPM_JOINT, SPM_SRC, SPM_TGT, UNK, UNK_ID, VOCAB_FILE
 from nmt.errors import NmtError
+from nmt.verbatim import PLACEHOLDERS
 
 SPECIAL = {PAD: PAD_ID, UNK: UNK_ID, BOS: BOS_ID, EOS: EOS_ID}
 
@@ -119,6 +120,20 @@ class Tokenizer:
         computed once, for the whole-word rule of glossary terms."""
         return [not p.startswith("▁") and p[:1].isalnum() for p in self.tgt_vocab()]
 
+    @cached_property
+    def placeholders(self) -> list[int] | None:
+        """Target ids of the verbatim placeholders (nmt/verbatim.py), when both sides have each as a piece of its
+        own (a run trained with tokenizer.placeholders); else None: spans then reach the model as typed."""
+        ids = [self.piece_id(p, "tgt") for p in PLACEHOLDERS]
+        if UNK_ID in ids or UNK_ID in (self.piece_id(p, "src") for p in PLACEHOLDERS):
+            return None
+        return ids
+
+    @cached_property
+    def digit_pieces(self) -> list[bool]:
+        """Per target id: whether the piece writes a digit (placeholders aside)."""
+        return [any(c.isdigit() for c in p) and p not in PLACEHOLDERS for p in self.tgt_vocab()]
+
     def save(self, run_dir: Path) -> None:
         """Write the model file(s) (and id table) into ``run_dir`` atomically."""
         from nmt.files import atomic_write_bytes
@@ -210,6 +225,9 @@ def _train(cfg: TokenizerConfig, sentences: Iterator[str], seed: int, size: int)
         shuffle_input_sentence=True,
         num_threads=2,
         minloglevel=2,
+        split_digits=cfg.split_digits,
+        byte_fallback=cfg.byte_fallback,
+        user_defined_symbols=PLACEHOLDERS if cfg.placeholders else [],
     )
     return spm.SentencePieceProcessor(model_proto=model.getvalue())
 

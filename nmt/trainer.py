@@ -45,7 +45,7 @@ from nmt.evaluate import score
 from nmt.files import RunLock, check_writable
 from nmt.model import Transformer
 from nmt.pairs import ArrowPairs
-from nmt.phrases import phrase_score, read_phrases
+from nmt.phrases import phrase_score, read_phrases, read_realtext, realtext_score
 from nmt.prepare import prepare
 from nmt.progress import MetricsLog, TrainProgress
 from nmt.run import mark_latest, pick_device, resolve_run
@@ -253,7 +253,9 @@ class Trainer:
             distributed.barrier(self.dist)
         self.tok, self.data, self.valid = data.tok, data.train, data.valid
         self._valid_pairs: ArrowPairs | None = None
-        self.phrases = read_phrases(cfg.data.phrases) if cfg.data.phrases else []
+        d = cfg.data
+        self.phrases = read_phrases(d.phrases, f"{d.src_lang}-{d.tgt_lang}") if d.phrases else []
+        self.realtext = read_realtext(d.realtext, d.src_lang) if d.realtext else []
         self.model = Transformer(cfg.model, self.tok.src_vocab_size, self.tok.tgt_vocab_size).to(self.device)
         self.loss = LossModule(self.model, cfg.train.label_smoothing)
         if self.dist.enabled:
@@ -539,11 +541,13 @@ class Trainer:
                   "valid_bleu": bleu}
         if self.phrases:  # the check set of what people type, beside BLEU (greedy, like it)
             record["valid_phrases"] = phrase_score(self._greedy, self.phrases)["score"]
+        if self.realtext:
+            record["valid_realtext"] = realtext_score(self._greedy, self.realtext, self.cfg.data.tgt_lang)["whole"]
         return record
 
     def _greedy(self, lines: list[str]) -> list[str]:
         greedy = self.cfg.decode.override({"beam_size": 1, "n_best": 1})
-        hyps = translate_lines(self.model, self.tok, lines, greedy, self.device)
+        hyps = translate_lines(self.model, self.tok, lines, greedy, self.device, self.cfg.data.src_lang)
         return [nbest[0][0] for nbest in hyps]
 
 

@@ -14,43 +14,63 @@ from torch import Tensor
 
 from nmt.attention import attention_kernels
 from nmt.config import CUDA_PAD_MULTIPLE, Config, DecodeConfig
-from nmt.constants import DEFAULT_RUNS_ROOT, EOS_ID
+from nmt.constants import DEFAULT_RUNS_ROOT
 from nmt.constrained import constrained_beam_search, needed_length
 from nmt.data import pad, token_batches
 from nmt.glossary import terms_in
 from nmt.model import Transformer
+from nmt.realtext import Prepared, Translation, finish, prepare
 from nmt.run import load_run, pick_device
 from nmt.search import Hypothesis, beam_search, greedy_search, output_limits, sample_search
 from nmt.tokenizer import Tokenizer
+from nmt.verbatim import PLACEHOLDER
 
 
-def source_ids(tok: Tokenizer, lines: list[str], max_positions: int) -> list[list[int]]:
-    """Source ids (ending with </s>) per line, [] for an empty line. Sources longer than ``max_positions`` are
-    truncated, with a warning on stderr naming the line."""
+def source_ids(tok: Tokenizer, lines: list[str]) -> list[list[int]]:
+    """Source ids (ending with </s>) per line, [] for an empty line."""
     out: list[list[int]] = [[] for _ in lines]
     todo = [i for i, line in enumerate(lines) if line.strip()]
     for i, seq in zip(todo, tok.encode_src([lines[i] for i in todo])):
-        if len(seq) > max_positions:
-            print(f"warning: input line {i + 1} has {len(seq)} subword tokens; truncated to model.max_positions="
-                  f"{max_positions}", file=sys.stderr)
-            seq = seq[: max_positions - 1] + [EOS_ID]
         out[i] = seq
     return out
+
+
+class Suppressed:
+    """A search model whose ``banned`` output tokens are never chosen (logits at -inf): the verbatim mode keeps
+    the model from writing digits, since every number of a masked source is a placeholder."""
+
+    def __init__(self, model: Transformer, banned: Tensor) -> None:
+        self.model, self.banned, self.start_id = model, banned, model.start_id
+
+    def encode(self, src: Tensor):  # noqa: ANN201
+        return self.model.encode(src)
+
+    def init_cache(self, enc, max_len: int):  # noqa: ANN001, ANN201
+        return self.model.init_cache(enc, max_len)
+
+    def decode_step(self, tokens: Tensor, cache) -> Tensor:  # noqa: ANN001
+        return self.model.decode_step(tokens, cache).masked_fill(self.banned, float("-inf"))  # (N, V)
 
 
 def search_lines(
     model: Transformer, tok: Tokenizer, lines: list[str], decode: DecodeConfig, device: torch.device, min_len: int = 1,
 ) -> tuple[list[list[int]], list[list[Hypothesis]]]:
     """(source ids, n-best hypotheses) per line, in input order, searched (or sampled) as ``decode`` says; an
-    empty line gets no ids and no hypotheses. Sources longer than the model's positions are truncated, with a
-    warning on stderr. Lines holding glossary terms get constrained beam search, batched among themselves; the
-    others are batched exactly as without a glossary. ``min_len`` 1: a non-empty line never gets an empty
-    translation (</s> is banned at the first step, as fairseq and CTranslate2 do)."""
+    empty line gets no ids and no hypotheses. Lines must fit the model's positions (:func:`prepare_lines` cuts
+    them). Lines holding glossary terms get constrained beam search, batched among themselves; the others are
+    batched exactly as without a glossary. With verbatim placeholders (``decode.verbatim`` and a tokenizer that
+    has them) no digit is written, and a line whose search lost one of its placeholders is searched again with
+    each as a constraint. ``min_len`` 1: a non-empty line never gets an empty translation (</s> is banned at the
+    first step, as fairseq and CTranslate2 do)."""
     d = decode
     was_training = model.training
     model.eval()
     limit = model.cfg.max_positions
-    src_ids = source_ids(tok, lines, limit)
+    src_ids = source_ids(tok, lines)
+    marks = set(tok.placeholders or ()) if d.verbatim else set()
+    search_model: Any = model
+    if bans_digits(tok, d, lines):
+        search_model = Suppressed(model, torch.tensor(tok.digit_pieces, device=device))
     hyps: list[list[Hypothesis]] = [[] for _ in lines]
     sentences, tokens = d.batch_limits(device.type)
     multiple = CUDA_PAD_MULTIPLE if device.type == "cuda" else 1
@@ -63,27 +83,37 @@ def search_lines(
             yield chunk, pad([src_ids[i] for i in chunk], multiple).to(device)
 
     with attention_kernels(device), torch.autocast(device.type, torch.bfloat16, enabled=d.precision == "bf16"):
+        continues_word = torch.tensor(tok.continues_word, device=device)  # (V,)
+
+        def constrained(constraints: dict[int, list[list[int]]]) -> None:
+            for chunk, src in batches(list(constraints)):
+                found = constrained_beam_search(search_model, src, [constraints[i] for i in chunk], d.beam_size,
+                                                d.length_penalty, d.max_len_a, d.max_len_b, min_len, d.n_best,
+                                                limit, continues_word)
+                for i, nbest in zip(chunk, found):
+                    hyps[i] = nbest
+
+        def own_marks(i: int) -> list[list[int]]:
+            return [[t] for t in dict.fromkeys(src_ids[i]) if t in marks]
+
         constraints = glossary_constraints(tok, lines, src_ids, d, limit)
-        continues_word = torch.tensor(tok.continues_word, device=device) if constraints else None  # (V,)
-        for chunk, src in batches(list(constraints)):
-            found = constrained_beam_search(model, src, [constraints[i] for i in chunk], d.beam_size,
-                                            d.length_penalty, d.max_len_a, d.max_len_b, min_len, d.n_best, limit,
-                                            continues_word)
-            for i, nbest in zip(chunk, found):
-                hyps[i] = nbest
+        constrained({i: terms + own_marks(i) for i, terms in constraints.items()})
         sampler = d.sampler()
         generator = None if sampler is None else torch.Generator(device).manual_seed(d.seed)
         for chunk, src in batches([i for i, ids in enumerate(src_ids) if ids and i not in constraints]):
             if sampler is not None:
-                found = sample_search(model, src, d.n_best, *sampler, d.temperature, d.max_len_a, d.max_len_b,
+                found = sample_search(search_model, src, d.n_best, *sampler, d.temperature, d.max_len_a, d.max_len_b,
                                       min_len, limit, generator)
             elif d.beam_size == 1:
-                found = [[h] for h in greedy_search(model, src, d.max_len_a, d.max_len_b, min_len, limit)]
+                found = [[h] for h in greedy_search(search_model, src, d.max_len_a, d.max_len_b, min_len, limit)]
             else:
-                found = beam_search(model, src, d.beam_size, d.length_penalty, d.max_len_a, d.max_len_b, min_len,
+                found = beam_search(search_model, src, d.beam_size, d.length_penalty, d.max_len_a, d.max_len_b, min_len,
                                     d.n_best, limit)
             for i, nbest in zip(chunk, found):
                 hyps[i] = nbest
+        if sampler is None:  # placeholders the search lost: searched again with each one as a constraint
+            constrained({i: own_marks(i) for i, ids in enumerate(src_ids) if ids and i not in constraints
+                         and {t[0] for t in own_marks(i)} - set(hyps[i][0].tokens)})
     model.train(was_training)
     return src_ids, hyps
 
@@ -110,15 +140,6 @@ def glossary_constraints(tok: Tokenizer, lines: list[str], src_ids: list[list[in
     return out
 
 
-class Translation(NamedTuple):
-    """One hypothesis: its text, the search's score (beam: log-probability / GNMT length penalty; greedy: the
-    log-probability) and the log-probability (the sum over output tokens, </s> included)."""
-
-    text: str
-    score: float
-    log_prob: float
-
-
 def hypotheses_text(tok: Tokenizer, hyps: list[list[Hypothesis]]) -> list[list[Translation]]:
     """:func:`search_lines`' n-best lists as text; an empty line gives one empty translation scored 0."""
     texts = [tok.decode_tgt([h.tokens for h in nbest]) for nbest in hyps]
@@ -126,10 +147,40 @@ def hypotheses_text(tok: Tokenizer, hyps: list[list[Hypothesis]]) -> list[list[T
             else [Translation("", 0.0, 0.0)] for words, nbest in zip(texts, hyps)]
 
 
+def prepare_lines(tok: Tokenizer, max_positions: int, lines: list[str], decode: DecodeConfig, lang: str) -> Prepared:
+    """``lines`` as the model's inputs: sentences (``decode.split_sentences``), cut where past the model's
+    positions, spans as placeholders (``decode.verbatim``, where the tokenizer has them)."""
+    return prepare(lines, lang, decode.split_sentences, decode.verbatim and tok.placeholders is not None,
+                   lambda text: len(tok.encode_src([text])[0]) > max_positions)
+
+
+def bans_digits(tok: Tokenizer, decode: DecodeConfig, inputs: list[str]) -> bool:
+    """Whether the search may write no digit: verbatim placeholders are on and no input holds a digit outside
+    them (a sentence with more spans than placeholders keeps the rest as typed, and may then copy them)."""
+    return (decode.verbatim and tok.placeholders is not None
+            and not any(c.isdigit() for line in inputs for c in PLACEHOLDER.sub("", line)))
+
+
+class Searched(NamedTuple):
+    """Lines searched: their model inputs (``prep``), and per input its source ids and n-best hypotheses."""
+
+    prep: Prepared
+    src_ids: list[list[int]]
+    hyps: list[list[Hypothesis]]
+
+
+def search_texts(model: Transformer, tok: Tokenizer, lines: list[str], decode: DecodeConfig, device: torch.device,
+                 lang: str = "en") -> Searched:
+    """Lines as model inputs (:func:`prepare_lines`; ``lang``: the source language, its sentence rules), searched."""
+    prep = prepare_lines(tok, model.cfg.max_positions, lines, decode, lang)
+    return Searched(prep, *search_lines(model, tok, prep.inputs, decode, device))
+
+
 def translate_lines(model: Transformer, tok: Tokenizer, lines: list[str], decode: DecodeConfig,
-                    device: torch.device) -> list[list[Translation]]:
+                    device: torch.device, lang: str = "en") -> list[list[Translation]]:
     """n-best lists of text, in input order, searched as ``decode`` says."""
-    return hypotheses_text(tok, search_lines(model, tok, lines, decode, device)[1])
+    found = search_texts(model, tok, lines, decode, device, lang)
+    return finish(found.prep, hypotheses_text(tok, found.hyps))
 
 
 def moses_nbest(translations: list[list[Translation]], first: int = 0) -> list[str]:
@@ -163,12 +214,17 @@ class Translator:
         max_len_a, max_len_b, batch_size; None keeps the run's), validated."""
         return self.cfg.decode.override(changes)
 
+    def search(self, lines: list[str], decode: DecodeConfig | None = None) -> Searched:
+        """:func:`search_texts` with this run's model, source language and ``decode`` (None: the run's)."""
+        return search_texts(self.model, self.tok, lines, decode or self.settings(), self.device,
+                            self.cfg.data.src_lang)
+
     def translate(self, lines: list[str], beam_size: int | None = None, n_best: int | None = None,
                   **changes: Any) -> list[list[Translation]]:  # noqa: ANN401
         """Translate sentences; returns per line the n-best list of (text, score, log_prob). ``beam_size``,
         ``n_best`` and ``changes`` as :meth:`settings` (None: the run's)."""
         decode = self.settings(beam_size=beam_size, n_best=n_best, **changes)
-        return translate_lines(self.model, self.tok, lines, decode, self.device)
+        return finish((found := self.search(lines, decode)).prep, hypotheses_text(self.tok, found.hyps))
 
     def __call__(self, lines: list[str], beam_size: int | None = None, **changes: Any) -> list[str]:  # noqa: ANN401
         """The best translation of each line."""

@@ -25,8 +25,8 @@ def main() -> None:
     item = explain(translator, [args.sentence])[0]
     print(f"{args.sentence} -> {item.translation}  alignment: {item.pharaoh}")
     for kind in ("cross", "self", "masked"):
-        plot_attention(item.maps, kind, args.out / f"attention-{kind}.png")
-    plot_attention(item.maps, "cross", args.out / "attention-cross-heads.png", all_heads=True)
+        plot_attention(item.maps[0], kind, args.out / f"attention-{kind}.png")
+    plot_attention(item.maps[0], "cross", args.out / "attention-cross-heads.png", all_heads=True)
     plot_training(Path(args.run), args.out / "training.png")
     print(f"wrote {args.out}/attention-{{cross,self,masked,cross-heads}}.png and training.png")
 

@@ -95,6 +95,6 @@ def test_both_engines_agree_at_the_length_limit_and_with_beams(fixture, beam, re
     if fixture == "early_run":  # the case this test is for: outputs stopped by a * |x| + b, per sentence
         _, hyps = search_lines(translator.model, translator.tok, lines, translator.settings(beam_size=beam),
                                translator.device)
-        limits = output_limits(pad(source_ids(translator.tok, lines, 64)), 1.5, 10, 64).tolist()
+        limits = output_limits(pad(source_ids(translator.tok, lines)), 1.5, 10, 64).tolist()
         at_limit = sum(len(h[0].tokens) == limit - 1 for h, limit in zip(hyps, limits))
         assert at_limit >= 10, f"only {at_limit} outputs reach the length limit"

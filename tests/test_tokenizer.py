@@ -108,7 +108,8 @@ def test_tokenizer_commands_train_encode_decode(tmp_path):
 
 
 def test_per_side_vocabulary_sizes(tmp_path):
-    cfg = TokenizerConfig(vocab_size=60, joint=False, src_vocab_size=40, tgt_vocab_size=30)
+    cfg = TokenizerConfig(vocab_size=60, joint=False, src_vocab_size=40, tgt_vocab_size=30, placeholders=False,
+                          split_digits=False)  # this corpus supports 40 pieces only with whole numbers
     tok = train_tokenizer(cfg, list(zip(SRC, TGT)), seed=1)
     assert (tok.src_vocab_size, tok.tgt_vocab_size) == (40, 30)
     tok.save(tmp_path)
@@ -126,3 +127,18 @@ def test_per_side_sizes_need_per_side_models():
     cfg = load_config(None, ["tokenizer.joint=false", "tokenizer.src_vocab_size=16000", "model.tie_embeddings=false",
                              "model.tie_output=true"])
     assert cfg.tokenizer.src_vocab_size == 16000
+
+
+def test_placeholders_are_one_piece_each_and_digits_are_pieces_of_their_own():
+    from nmt.verbatim import PLACEHOLDERS
+
+    tok = train_tokenizer(TokenizerConfig(vocab_size=120), list(zip(SRC * 3, TGT * 3)), seed=1)
+    assert tok.placeholders is not None and len(tok.placeholders) == len(PLACEHOLDERS)
+    ids = tok.encode_src(["the cat ⟦1⟧ sits ⟦12⟧"])[0]
+    pieces = tok.src_pieces(ids)
+    assert "⟦1⟧" in pieces and "⟦12⟧" in pieces
+    assert [p for p in tok.src_pieces(tok.encode_src(["number 2024"])[0]) if any(c.isdigit() for c in p)] == \
+        ["2", "0", "2", "4"]
+    assert tok.digit_pieces[tok.placeholders[0]] is False
+    off = train_tokenizer(TokenizerConfig(vocab_size=120, placeholders=False), list(zip(SRC * 3, TGT * 3)), seed=1)
+    assert off.placeholders is None

@@ -1,4 +1,4 @@
-"""Translation from a run directory: batching order, empty/too-long/binary input, missing or damaged runs."""
+"""Translation from a run directory: batching order, empty/too-long (cut, not truncated)/binary input, missing or damaged runs."""
 
 import shutil
 
@@ -26,11 +26,17 @@ def test_outputs_keep_input_order_and_empty_lines(run_dir):
     assert batched[1] == "" and batched[4] == ""
 
 
-def test_too_long_input_is_truncated_with_a_warning(run_dir, capsys):
+def test_too_long_input_is_cut_into_parts_that_fit_never_truncated(run_dir, capsys):
     translator = Translator.load(run_dir)
-    out = translator([" ".join(["w1"] * 60)], beam_size=1)
-    assert len(out) == 1
-    assert "truncated to model.max_positions=24" in capsys.readouterr().err
+    line = " ".join(["w1"] * 30 + ["w2,"] + ["w3"] * 30)
+    found = translator.search([line])
+    limit = translator.cfg.model.max_positions  # 24: the line is 62 tokens
+    assert len(found.prep.inputs) >= 3 and all(len(ids) <= limit for ids in found.src_ids)
+    assert " ".join(found.prep.inputs) == line  # every word reaches the model, the comma its best break
+    assert found.prep.inputs[0].endswith("w2,") or any(x.endswith("w2,") for x in found.prep.inputs)
+    out = translator([line], beam_size=1)
+    assert len(out) == 1 and out[0]
+    assert "truncated" not in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("damage,needle", [

@@ -1,0 +1,95 @@
+"""Spans that must come out exactly as they went in: numbers, times, prices, e-mail addresses, URLs, file paths,
+versions, codes, text in backticks.
+
+Before the model they become placeholders (``⟦1⟧``, ``⟦2⟧``, ...: SentencePiece symbols of their own, which
+training teaches the model to carry through, nmt/augment.py); after it each placeholder is replaced by the text it
+stood for. Every run of digits lies inside some span, so a masked sentence holds no digit and a model kept from
+writing digits cannot invent a number. Text that looks like a placeholder is a span itself: it comes back as typed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+SLOTS = 16  # placeholders a sentence may hold; spans past them stay in the text
+
+
+def placeholder(i: int) -> str:
+    """The i-th placeholder, from 1."""
+    return f"⟦{i}⟧"
+
+
+PLACEHOLDERS = [placeholder(i) for i in range(1, SLOTS + 1)]
+PLACEHOLDER = re.compile(r"⟦(\d+)⟧")
+_END = r"(?<![.,;:!?)\]'\"])"  # a URL or path does not end with the sentence's punctuation
+SPAN = re.compile("|".join([
+    r"`[^`\n]+`",  # code in backticks
+    r"⟦\d*⟧?|⟧",  # placeholder-like text typed by the user
+    r"(?:https?|ftp)://[^\s<>\"]+" + _END,  # URLs
+    r"www\.[^\s<>\"]+" + _END,
+    r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+",  # e-mail addresses
+    r"(?:~|\.{1,2})?/[\w.~-]+(?:/[\w.~-]+)+/?" + _END,  # file paths: /etc/hosts, ~/notes/a.txt, ./run.sh
+    r"\b[A-Za-z]:\\[^\s<>\"]+" + _END,  # C:\Users\anna\file.txt
+    r"\b[\w-]+\.(?:txt|pdf|docx?|xlsx?|csv|json|ya?ml|py|js|html?|md|png|jpe?g|gif|zip|tar|gz|exe|sh|log|xml|srt|vtt)\b",
+    r"\+\d[\d ()/-]{5,}\d",  # phone numbers: +49 30 1234567
+    r"[$€£¥]\s?\d+(?:[.,:]\d+)*",  # prices with the currency sign in front: $5, € 3.50
+    r"\b[vV]?\d+(?:\.\d+){2,}(?:-[\w.]+)?\b",  # versions: 2.0.1, v1.2.3-beta
+    r"\b\d{1,2}:\d{2}(?::\d{2})?\b",  # times: 10:30, 08:15:00
+    r"\b(?=[\w-]*\d)(?=[\w-]*[^\W\d_])\w+(?:-\w+)*",  # codes mixing letters and digits: E404, Xq7-Lm2, 4th, v2
+    r"\d+(?:[.,:/]\d+)*",  # numbers: 3, 249, 2,440, 3.5, 1/2 (and every other run of digits)
+]))
+
+
+def spans(text: str) -> list[str]:
+    """The verbatim spans of ``text``, in order."""
+    return [m.group() for m in SPAN.finditer(text)]
+
+
+@dataclass(frozen=True)
+class Masked:
+    """A sentence with its spans replaced by placeholders; ``values[i]`` is what placeholder i + 1 stands for."""
+
+    text: str
+    values: tuple[str, ...]
+
+    def restore(self, translated: str) -> tuple[str, list[str]]:
+        """``translated`` with each placeholder replaced by its value (once: a repeat, or a placeholder the
+        source never had, is dropped; a value is kept apart from a word or number it would run into), and the
+        values the model lost (appended at the end, so nothing is dropped; a caller may flag them). One pass: a
+        value may look like a placeholder itself."""
+        out, at, used = [], 0, set()
+        for m in PLACEHOLDER.finditer(translated):
+            out.append(translated[at : m.start()])
+            at, i = m.end(), int(m.group(1))
+            if i in used or not 1 <= i <= len(self.values):
+                continue
+            used.add(i)
+            value, before = self.values[i - 1], "".join(out)[-1:]
+            after = translated[at : at + 1]
+            out.append((" " if before.isalnum() and value[:1].isalnum() else "") + value
+                       + (" " if after.isalnum() and value[-1:].isalnum() and not PLACEHOLDER.match(translated, at)
+                          else ""))
+        text = "".join(out) + translated[at:]
+        lost = [value for i, value in enumerate(self.values, 1) if i not in used]
+        if lost:
+            text = " ".join([text.rstrip(), *lost]).strip()
+        return text, lost
+
+
+def mask(text: str, pattern: re.Pattern = SPAN) -> Masked:
+    """Spans of ``text`` (what ``pattern`` finds) -> placeholders, one per occurrence, the first ``SLOTS``."""
+    values: list[str] = []
+
+    def swap(m: re.Match) -> str:
+        if len(values) == SLOTS:
+            return m.group()
+        values.append(m.group())
+        return placeholder(len(values))
+
+    return Masked(pattern.sub(swap, text), tuple(values))
+
+
+def has_words(masked: str) -> bool:
+    """Whether a masked sentence has anything to translate: a letter outside its placeholders."""
+    return any(c.isalpha() for c in PLACEHOLDER.sub("", masked))
