@@ -44,12 +44,13 @@ class Prepared:
 
 
 def prepare(texts: Sequence[str], lang: str, split_sentences: bool = True, protect: bool = False,
-            too_long: Callable[[str], bool] | None = None) -> Prepared:
+            too_long: Callable[[str], bool] | None = None, known: Callable[[str], bool] | None = None) -> Prepared:
     """Each text cut into units (sentences, or lines when not ``split_sentences``; then parts where ``too_long``
-    says so of the masked unit), spans masked when ``protect``."""
+    says so of the masked unit), spans masked when ``protect`` (names too, given the source vocabulary's
+    ``known``: nmt/verbatim.py)."""
 
     def masked(piece: str) -> Masked:
-        return mask(piece) if protect else Masked(piece, ())
+        return mask(piece, known=known) if protect else Masked(piece, ())
 
     segs, masks, inputs = [], [], []
     for text in texts:

@@ -129,6 +129,10 @@ class Tokenizer:
             return None
         return ids
 
+    def knows(self, word: str) -> bool:
+        """Whether the source vocabulary holds ``word`` as a word of its own ("▁word")."""
+        return self.piece_id("\u2581" + word, "src") != UNK_ID
+
     @cached_property
     def digit_pieces(self) -> list[bool]:
         """Per target id: whether the piece writes a digit (placeholders aside)."""

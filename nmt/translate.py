@@ -151,7 +151,7 @@ def prepare_lines(tok: Tokenizer, max_positions: int, lines: list[str], decode: 
     """``lines`` as the model's inputs: sentences (``decode.split_sentences``), cut where past the model's
     positions, spans as placeholders (``decode.verbatim``, where the tokenizer has them)."""
     return prepare(lines, lang, decode.split_sentences, decode.verbatim and tok.placeholders is not None,
-                   lambda text: len(tok.encode_src([text])[0]) > max_positions)
+                   lambda text: len(tok.encode_src([text])[0]) > max_positions, tok.knows)
 
 
 def bans_digits(tok: Tokenizer, decode: DecodeConfig, inputs: list[str]) -> bool:

@@ -10,7 +10,9 @@ writing digits cannot invent a number. Text that looks like a placeholder is a s
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 SLOTS = 16  # placeholders a sentence may hold; spans past them stay in the text
 
@@ -77,17 +79,50 @@ class Masked:
         return text, lost
 
 
-def mask(text: str, pattern: re.Pattern = SPAN) -> Masked:
-    """Spans of ``text`` (what ``pattern`` finds) -> placeholders, one per occurrence, the first ``SLOTS``."""
+TITLES = frozenset("Mr Mrs Ms Dr Prof St Mt Jr Sr".split())  # before a name, not one
+NAME_WORD = re.compile(r"\b(?:[A-Z][a-z]+|[A-Z]{2,5})\b")
+WITH_NAMES = re.compile(f"(?P<span>{SPAN.pattern})|(?P<name>{NAME_WORD.pattern})")
+
+
+@lru_cache(maxsize=1)
+def person_names() -> frozenset[str]:
+    """First and last names Faker knows (en_US, de_DE): names that stay as they are in a translation."""
+    from faker.providers.person.de_DE import Provider as German
+    from faker.providers.person.en_US import Provider as English
+
+    out: set[str] = set()
+    for provider in (English, German):
+        for attr in ("first_names", "first_names_male", "first_names_female", "last_names"):
+            found = getattr(provider, attr, ())
+            out |= set(found.keys() if isinstance(found, dict) else found)
+    return frozenset(out)
+
+
+def is_name(word: str, initial: bool, known: Callable[[str], bool]) -> bool:
+    """Whether a capitalised word is a name to keep as typed. ``known(w)``: the source vocabulary holds ``w`` as
+    a word of its own. Never a word whose lower case is a known word ("May I", "Will you"); an acronym the
+    vocabulary does not know (LH); a person's name (Faker's); a capitalised word inside a sentence that the
+    vocabulary does not know (Hamburg, Leipzig). Known words (Friday, Germany) are left to the model."""
+    if known(word.lower()) or word in TITLES:
+        return False
+    if word.isupper():
+        return not known(word)
+    return word in person_names() or (not initial and not known(word))
+
+
+def mask(text: str, pattern: re.Pattern = SPAN, known: Callable[[str], bool] | None = None) -> Masked:
+    """Spans of ``text`` (what ``pattern`` finds; with ``known``, also the names :func:`is_name` picks) ->
+    placeholders, one per occurrence, the first ``SLOTS``."""
     values: list[str] = []
+    start = len(text) - len(text.lstrip(" \"'“‘(¿¡"))
 
     def swap(m: re.Match) -> str:
-        if len(values) == SLOTS:
+        if len(values) == SLOTS or (m.lastgroup == "name" and not is_name(m.group(), m.start() <= start, known)):
             return m.group()
         values.append(m.group())
         return placeholder(len(values))
 
-    return Masked(pattern.sub(swap, text), tuple(values))
+    return Masked((WITH_NAMES if known else pattern).sub(swap, text), tuple(values))
 
 
 def has_words(masked: str) -> bool:
