@@ -19,7 +19,6 @@ from torch import Tensor
 from nmt.constants import BOS, EOS
 from nmt.errors import NmtError
 from nmt.model import Transformer
-from nmt.search import Hypothesis
 from nmt.realtext import finish
 from nmt.translate import Searched, Translator, hypotheses_text
 

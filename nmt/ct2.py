@@ -15,14 +15,14 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from nmt.config import DecodeConfig
 from nmt.constants import EOS, SPM_JOINT, SPM_SRC, SPM_TGT, VOCAB_FILE
 from nmt.data import pad
 from nmt.errors import NmtError
 from nmt.model import Transformer
+from nmt.realtext import Translation, finish
 from nmt.run import Run, load_run
 from nmt.search import length_penalty, output_limits
-from nmt.config import DecodeConfig
-from nmt.realtext import Translation, finish
 from nmt.translate import bans_digits, prepare_lines, source_ids
 
 CT2_DIR = "ctranslate2"  # default export folder inside a run directory

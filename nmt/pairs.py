@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
-from nmt.constants import BOS_ID
 from nmt.augment import Augment
+from nmt.constants import BOS_ID
 from nmt.data import Batch, clean, collate, make_batch, token_batches
 from nmt.tokenizer import Tokenizer
 

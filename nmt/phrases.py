@@ -108,7 +108,7 @@ def read_realtext(spec: str, src_lang: str | None = None) -> list[RealLine]:
 def realtext_score(translate: Callable[[list[str]], Sequence[str]], lines: list[RealLine], tgt_lang: str) -> dict:
     """Lines whole (every span kept, every sentence there, no loop), spans kept and sentences kept, in percent,
     with the lines not whole and what is wrong with each."""
-    from nmt.realtext import lost_spans, loop
+    from nmt.realtext import loop, lost_spans
     from nmt.segment import split
 
     hyps = translate([x.src for x in lines])

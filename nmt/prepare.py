@@ -12,10 +12,10 @@ from typing import Any
 
 from rich.console import Console
 
+from nmt.augment import Augment
 from nmt.config import DataConfig, ModelConfig, TokenizerConfig, load_config
 from nmt.constants import UNK_ID
 from nmt.corpora import extra_pairs, load_splits
-from nmt.augment import Augment
 from nmt.data import Parallel, Splits, as_table, clean_text, stream_pairs
 from nmt.errors import NmtError
 from nmt.pairs import ArrowPairs, StreamPairs

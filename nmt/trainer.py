@@ -114,6 +114,7 @@ class StopSignals:
     def _handle(self, signum: int, frame: object) -> None:
         sig = signal.Signals(signum)
         if not self.polite:
+            self.received = sig
             error = Interrupted(f"stopped by {sig.name} before training started; nothing was kept")
             error.exit_code = 128 + sig.value
             raise error
@@ -566,9 +567,10 @@ def train(config: str | Path | None = None, overrides: list[str] | None = None, 
     source = None if resume or not cfg.train.init_from else init_source(cfg, folder)
     main = int(os.environ.get("RANK", "0")) == 0  # under torchrun only rank 0 writes
     created = not folder.exists()
+    starting = StopSignals(polite=False)  # until fit starts, a signal stops at once
     try:
         with ExitStack() as stack:
-            stack.enter_context(StopSignals(polite=False))  # until fit starts, a signal stops at once
+            stack.enter_context(starting)
             if main:
                 check_writable(folder)
                 stack.enter_context(RunLock(folder))
@@ -581,9 +583,15 @@ def train(config: str | Path | None = None, overrides: list[str] | None = None, 
             elif source is not None:
                 trainer.init_from(source, cfg.train.init_checkpoint)
             return trainer.fit()
-    except NmtError:
+    except BaseException as err:
         if main and created and not has_checkpoint(folder, "last"):  # a run that never started leaves nothing
             shutil.rmtree(folder, ignore_errors=True)
+        sig = starting.received
+        if sig is not None and not isinstance(err, Interrupted):  # the signal's exception, raised inside code
+            # that turned it into another (SentencePiece's C++ loop, a datasets worker): still the signal's stop
+            error = Interrupted(f"stopped by {sig.name} before training started; nothing was kept")
+            error.exit_code = 128 + sig.value
+            raise error from None
         raise
 
 

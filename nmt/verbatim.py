@@ -64,7 +64,9 @@ class Masked:
         for m in PLACEHOLDER.finditer(translated):
             out.append(translated[at : m.start()])
             at, i = m.end(), int(m.group(1))
-            if i in used or not 1 <= i <= len(self.values):
+            if i in used or not 1 <= i <= len(self.values):  # dropped, with the space before it
+                if out[-1].endswith(" ") and translated[at : at + 1] in (" ", ""):
+                    out[-1] = out[-1][:-1]
                 continue
             used.add(i)
             value, before = self.values[i - 1], "".join(out)[-1:]
@@ -72,7 +74,7 @@ class Masked:
             out.append((" " if before.isalnum() and value[:1].isalnum() else "") + value
                        + (" " if after.isalnum() and value[-1:].isalnum() and not PLACEHOLDER.match(translated, at)
                           else ""))
-        text = "".join(out) + translated[at:]
+        text = ("".join(out) + translated[at:]).strip()
         lost = [value for i, value in enumerate(self.values, 1) if i not in used]
         if lost:
             text = " ".join([text.rstrip(), *lost]).strip()

@@ -110,6 +110,45 @@ def test_a_signal_while_data_is_prepared_leaves_nothing(tmp_path, monkeypatch):
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handlers restored
 
 
+def test_a_signal_that_code_turns_into_another_error_still_stops_cleanly(tmp_path, monkeypatch):
+    """The signal's exception raised where a library wraps it (SentencePiece's C++ loop, a datasets worker):
+    before, the run exited 1 and left config.yaml; now it is the signal's stop, 143, and nothing is left."""
+    runs = tmp_path / "runs"
+    cfg = _config(tmp_path, "train:\n  max_steps: 2\n  valid_every: 2\n")
+    real_prepare = train_module.prepare
+
+    def prepare_wrapping_the_signal(*args, **kwargs):
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+        except Exception as err:  # noqa: BLE001 - as a library would
+            raise RuntimeError(f"wrapped: {err}") from None
+        return real_prepare(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "prepare", prepare_wrapping_the_signal)
+    with pytest.raises(NmtError, match="stopped by SIGTERM before training started") as info:
+        train(cfg, overrides=[f"runs_root={runs}", "name=stopped"])
+    assert info.value.exit_code == 143 and not (runs / "stopped").exists()
+
+
+def test_sigterm_at_many_points_of_start_up_exits_143_and_leaves_no_run(tmp_path):
+    import time
+
+    cfg = _config(tmp_path, "train:\n  max_steps: 400\n  valid_every: 1000\n  threads: 1\n")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    # from the interpreter's start-up through imports, the run directory, SentencePiece and data preparation
+    for i, delay in enumerate((0.2, 0.8, 1.5, 2.2, 3.0, 4.0)):
+        run = tmp_path / f"run{i}"
+        proc = subprocess.Popen([sys.executable, "-m", "nmt", "train", str(cfg), "--run-dir", str(run)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+        started = (run / "checkpoints").exists()  # past start-up: a polite stop, which keeps its checkpoint
+        assert proc.returncode in (143, -signal.SIGTERM), (delay, proc.returncode, err)
+        assert "Traceback" not in err, err
+        assert started or not run.exists(), (delay, sorted(p.name for p in run.iterdir()))
+
+
 def test_train_state_round_trips_and_ignores_unknown_keys():
     state = TrainState(step=7, epoch=1, batch=3, best_bleu=12.5, bad_validations=1, validated_at=6)
     import dataclasses

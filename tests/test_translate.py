@@ -1,4 +1,5 @@
-"""Translation from a run directory: batching order, empty/too-long (cut, not truncated)/binary input, missing or damaged runs."""
+"""Translation from a run directory: batching order, empty and too-long input (cut, not truncated), binary
+input, missing or damaged runs."""
 
 import shutil
 

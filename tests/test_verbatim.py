@@ -69,3 +69,9 @@ def test_a_number_survives_a_model_that_would_change_it(digit_model):
         assert sorted(re.findall(r"\d+", out)) == ["249", "3"], out  # kept, and no other number
         off = translate_lines(model, tok, [line], decode.override({"verbatim": False}), torch.device("cpu"))
         assert sorted(re.findall(r"\d+", off[0][0].text)) != ["249", "3"]  # without it, the model changes them
+
+
+def test_a_repeated_or_unknown_placeholder_is_dropped_with_its_space():
+    masked = mask("I paid 249 euros.")
+    assert masked.restore("⟦1⟧ ⟦1⟧ Euro ⟦7⟧ bezahlt.") == ("249 Euro bezahlt.", [])
+    assert masked.restore("Ich habe ⟦1⟧Euro bezahlt.")[0] == "Ich habe 249 Euro bezahlt."  # kept apart
