@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from nmt import corpora
+from nmt.augment import Augment
 from nmt.config import DataConfig, ExtraData, load_config
 from nmt.corpora import extra_pairs, load_splits
 from nmt.data import casual_copies
@@ -46,8 +47,8 @@ def test_arrow_and_streaming_stores_train_on_the_same_casual_copies():
     from nmt.data import Parallel, as_table
 
     texts = Parallel([a for a, _ in PAIRS], [b for _, b in PAIRS])
-    arrow = ArrowPairs.build(as_table(texts), WordTokenizer(), 50, 9.0, casual=0.5)
-    stream = StreamPairs(lambda: iter(PAIRS), WordTokenizer(), 50, 9.0, 1000, casual=0.5)
+    arrow = ArrowPairs.build(as_table(texts), WordTokenizer(), 50, 9.0, augment=Augment(casual=0.5))
+    stream = StreamPairs(lambda: iter(PAIRS), WordTokenizer(), 50, 9.0, 1000, augment=Augment(casual=0.5))
     plain = ArrowPairs.build(as_table(texts), WordTokenizer(), 50, 9.0)
 
     def rows(store):
@@ -59,7 +60,8 @@ def test_arrow_and_streaming_stores_train_on_the_same_casual_copies():
 
 
 def test_sentencepiece_learns_from_the_casual_copies_too(tmp_path):
-    cfg = load_config(None, ["data.corpus=null", f"data.train={tmp_path}/t.tsv", "data.casual=1.0"])
+    cfg = load_config(None, ["data.corpus=null", f"data.train={tmp_path}/t.tsv", "data.casual=1.0",
+                               "data.entities=0", "data.placeholders=0", "data.merge=0"])
     (tmp_path / "t.tsv").write_text("".join(f"{a}\t{b}\n" for a, b in PAIRS), encoding="utf-8")
     text = training_text(cfg.data)
     learned = list(text.tokenizer_pairs())
