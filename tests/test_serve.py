@@ -143,7 +143,8 @@ def test_a_full_queue_answers_503_and_a_failed_batch_500(translator):
         engine.fail_next = True
         failed = client.post("/translate", json={"text": "e"})
         assert failed.status_code == 500 and failed.json()["error"] == "translation failed: RuntimeError: boom"
-        assert client.post("/translate", json={"text": "f"}).json() == {"translations": [{"text": "F", "score": 0.0}]}
+        assert client.post("/translate", json={"text": "f"}).json() == {"translations": [{"text": "F", "score": 0.0,
+                                                                                        "warnings": []}]}
 
 
 def test_health_names_the_model(translator):
@@ -204,11 +205,11 @@ def test_a_run_whose_beam_exceeds_the_limit_is_refused_at_start(synth_run, trans
 
 
 @pytest.mark.parametrize("body,status,expected", [
-    ({"q": "w1 w2 w3", "source": "en", "target": "de"}, 200, {"translatedText": "T(w1 w2 w3)"}),
+    ({"q": "w1 w2 w3", "source": "en", "target": "de"}, 200, {"translatedText": "T(w1 w2 w3)", "warnings": []}),
     ({"q": ["w1", "w2\nw3"], "source": "auto", "target": "de", "format": "text"}, 200,
-     {"translatedText": ["T(w1)", "T(w2)\nT(w3)"]}),
+     {"translatedText": ["T(w1)", "T(w2)\nT(w3)"], "warnings": [[], []]}),
     ({"q": "w1", "source": "en", "target": "de", "alternatives": 2}, 200,
-     {"translatedText": "T(w1)", "alternatives": ["T(w1)#1", "T(w1)#2"]}),
+     {"translatedText": "T(w1)", "alternatives": ["T(w1)#1", "T(w1)#2"], "warnings": []}),
     ({"q": "w1", "source": "en", "target": "fr"}, 400, "target: 'fr' is not supported; this server translates en"),
     ({"q": "w1", "source": "en", "target": "de", "format": "html"}, 400, "format: 'html' is not supported"),
     ({"q": "w1", "source": "en"}, 400, "target: Field required"),
@@ -233,7 +234,8 @@ def test_with_keys_every_translation_needs_one():
         libre = {"q": "w1", "source": "en", "target": "de"}
         assert client.post("/translate", json=libre).status_code == 403
         assert client.post("/translate", json={**libre, "api_key": "nope"}).status_code == 403
-        assert client.post("/translate", json={**libre, "api_key": "k1"}).json() == {"translatedText": "T(w1)"}
+        assert client.post("/translate", json={**libre, "api_key": "k1"}).json() == {"translatedText": "T(w1)",
+                                                                                         "warnings": []}
         assert client.post("/translate", json={"text": "w1"}).status_code == 403
         assert client.post("/translate", json={"text": "w1", "api_key": "k1"}).status_code == 200
     with TestClient(create_app(ShapeEngine())) as client:  # no keys: a key is accepted and ignored
