@@ -9,6 +9,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import NamedTuple
 
 from nmt.segment import Segmented, cut, split
@@ -49,6 +50,7 @@ def prepare(texts: Sequence[str], lang: str, split_sentences: bool = True, prote
     says so of the masked unit), spans masked when ``protect`` (names too, given the source vocabulary's
     ``known``: nmt/verbatim.py)."""
 
+    @cache  # cut() asks about each whole unit, then the unit is masked for the model
     def masked(piece: str) -> Masked:
         return mask(piece, known=known) if protect else Masked(piece, ())
 

@@ -83,9 +83,10 @@ def search_lines(
             yield chunk, pad([src_ids[i] for i in chunk], multiple).to(device)
 
     with attention_kernels(device), torch.autocast(device.type, torch.bfloat16, enabled=d.precision == "bf16"):
-        continues_word = torch.tensor(tok.continues_word, device=device)  # (V,)
-
         def constrained(constraints: dict[int, list[list[int]]]) -> None:
+            if not constraints:
+                return
+            continues_word = torch.tensor(tok.continues_word, device=device)  # (V,)
             for chunk, src in batches(list(constraints)):
                 found = constrained_beam_search(search_model, src, [constraints[i] for i in chunk], d.beam_size,
                                                 d.length_penalty, d.max_len_a, d.max_len_b, min_len, d.n_best,
