@@ -45,26 +45,24 @@ class Prepared:
 
 
 def prepare(texts: Sequence[str], lang: str, split_sentences: bool = True, protect: bool = False,
-            too_long: Callable[[str], bool] | None = None, known: Callable[[str], bool] | None = None) -> Prepared:
+            too_long: Callable[[list[str]], list[bool]] | None = None, known: Callable[[str], bool] | None = None,
+            copied: Callable[[str], bool] | None = None) -> Prepared:
     """Each text cut into units (sentences, or lines when not ``split_sentences``; then parts where ``too_long``
-    says so of the masked unit), spans masked when ``protect`` (names too, given the source vocabulary's
-    ``known``: nmt/verbatim.py)."""
+    refuses the masked unit: it answers for a list at once), spans masked when ``protect`` (names too, given the
+    source vocabulary's ``known`` and the target's ``copied``: nmt/verbatim.py)."""
 
     @cache  # cut() asks about each whole unit, then the unit is masked for the model
     def masked(piece: str) -> Masked:
-        return mask(piece, known=known) if protect else Masked(piece, ())
+        return mask(piece, known=known, copied=copied) if protect else Masked(piece, ())
 
-    segs, masks, inputs = [], [], []
-    for text in texts:
-        seg = split(text, lang, split_sentences)
-        if too_long is not None:
-            seg = cut(seg, lambda piece: too_long(masked(piece).text))
-        segs.append(seg)
-        for piece in seg.pieces():
-            m = masked(piece)
-            masks.append(m)
-            inputs.append(m.text if has_words(m.text) else "")
-    return Prepared(segs, masks, inputs)
+    segs = [split(text, lang, split_sentences) for text in texts]
+    if too_long is not None:  # one question for every whole unit; only the lines with a unit too long are cut
+        whole = [masked(piece).text for seg in segs for piece in seg.pieces()]
+        refused = {unit for unit, long in zip(whole, too_long(whole)) if long}
+        segs = [cut(seg, lambda piece: too_long([masked(piece).text])[0])
+                if any(masked(piece).text in refused for piece in seg.pieces()) else seg for seg in segs]
+    masks = [masked(piece) for seg in segs for piece in seg.pieces()]
+    return Prepared(segs, masks, [m.text if has_words(m.text) else "" for m in masks])
 
 
 def finish(prep: Prepared, found: Sequence[Sequence[Translation]]) -> list[list[Translation]]:

@@ -129,9 +129,9 @@ class Tokenizer:
             return None
         return ids
 
-    def knows(self, word: str) -> bool:
-        """Whether the source vocabulary holds ``word`` as a word of its own ("▁word")."""
-        return self.piece_id("\u2581" + word, "src") != UNK_ID
+    def knows(self, word: str, side: str = "src") -> bool:
+        """Whether the ``side`` vocabulary holds ``word`` as a word of its own ("▁word")."""
+        return self.piece_id("\u2581" + word, side) != UNK_ID
 
     @cached_property
     def digit_pieces(self) -> list[bool]:

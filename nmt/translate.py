@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -152,7 +153,8 @@ def prepare_lines(tok: Tokenizer, max_positions: int, lines: list[str], decode: 
     """``lines`` as the model's inputs: sentences (``decode.split_sentences``), cut where past the model's
     positions, spans as placeholders (``decode.verbatim``, where the tokenizer has them)."""
     return prepare(lines, lang, decode.split_sentences, decode.verbatim and tok.placeholders is not None,
-                   lambda text: len(tok.encode_src([text])[0]) > max_positions, tok.knows)
+                   lambda texts: [len(ids) > max_positions for ids in tok.encode_src(texts)], tok.knows,
+                   None if tok.joint else partial(tok.knows, side="tgt"))
 
 
 def bans_digits(tok: Tokenizer, decode: DecodeConfig, inputs: list[str]) -> bool:

@@ -88,38 +88,51 @@ WITH_NAMES = re.compile(f"(?P<span>{SPAN.pattern})|(?P<name>{NAME_WORD.pattern})
 
 @lru_cache(maxsize=1)
 def person_names() -> frozenset[str]:
-    """First and last names Faker knows (en_US, de_DE): names that stay as they are in a translation."""
+    """First and last names Faker knows (en_US, de_DE), and the first word of its German towns: names that stay
+    as they are in a translation. Not its language names, which are surnames too (English, French, German) but
+    translated words."""
+    from faker.providers.address.de_DE import Provider as Towns
     from faker.providers.person.de_DE import Provider as German
+    from faker.providers.person.en import Provider as Languages
     from faker.providers.person.en_US import Provider as English
 
-    out: set[str] = set()
+    out: set[str] = {town.split()[0] for town in Towns.cities}
     for provider in (English, German):
         for attr in ("first_names", "first_names_male", "first_names_female", "last_names"):
             found = getattr(provider, attr, ())
             out |= set(found.keys() if isinstance(found, dict) else found)
-    return frozenset(out)
+    return frozenset(out - set(Languages.language_names))
 
 
-def is_name(word: str, initial: bool, known: Callable[[str], bool]) -> bool:
+def is_name(word: str, initial: bool, known: Callable[[str], bool],
+            copied: Callable[[str], bool] | None = None) -> bool:
     """Whether a capitalised word is a name to keep as typed. ``known(w)``: the source vocabulary holds ``w`` as
-    a word of its own. Never a word whose lower case is a known word ("May I", "Will you"); an acronym the
-    vocabulary does not know (LH); a person's name (Faker's); a capitalised word inside a sentence that the
-    vocabulary does not know (Hamburg, Leipzig). Known words (Friday, Germany) are left to the model."""
+    a word of its own; ``copied(w)``: so does the target vocabulary (a word both languages write alike: Boston,
+    London; None when the two share one vocabulary, which cannot tell). Never a word whose lower case is a known
+    word ("May I", "Will you") or a title; a person's name or a German town (Faker's) anywhere; an acronym the
+    vocabulary does not know (LH); a capitalised word the vocabulary does not know inside a sentence (Leipzig); a
+    known word only where the target writes it too (not Germany, Friday: the model translates those)."""
     if known(word.lower()) or word in TITLES:
         return False
     if word.isupper():
         return not known(word)
-    return word in person_names() or (not initial and not known(word))
+    if word in person_names():
+        return True
+    if not known(word):
+        return not initial
+    return copied is not None and copied(word)
 
 
-def mask(text: str, pattern: re.Pattern = SPAN, known: Callable[[str], bool] | None = None) -> Masked:
-    """Spans of ``text`` (what ``pattern`` finds; with ``known``, also the names :func:`is_name` picks) ->
-    placeholders, one per occurrence, the first ``SLOTS``."""
+def mask(text: str, pattern: re.Pattern = SPAN, known: Callable[[str], bool] | None = None,
+         copied: Callable[[str], bool] | None = None) -> Masked:
+    """Spans of ``text`` (what ``pattern`` finds; with ``known``, also the names :func:`is_name` picks, with
+    ``known`` and ``copied``) -> placeholders, one per occurrence, the first ``SLOTS``."""
     values: list[str] = []
     start = len(text) - len(text.lstrip(" \"'“‘(¿¡"))
 
     def swap(m: re.Match) -> str:
-        if len(values) == SLOTS or (m.lastgroup == "name" and not is_name(m.group(), m.start() <= start, known)):
+        if len(values) == SLOTS or (m.lastgroup == "name"
+                                    and not is_name(m.group(), m.start() <= start, known, copied)):
             return m.group()
         values.append(m.group())
         return placeholder(len(values))

@@ -75,3 +75,33 @@ def test_a_repeated_or_unknown_placeholder_is_dropped_with_its_space():
     masked = mask("I paid 249 euros.")
     assert masked.restore("⟦1⟧ ⟦1⟧ Euro ⟦7⟧ bezahlt.") == ("249 Euro bezahlt.", [])
     assert masked.restore("Ich habe ⟦1⟧Euro bezahlt.")[0] == "Ich habe 249 Euro bezahlt."  # kept apart
+
+
+SOURCE_WORDS = {"lives", "in", "with", "his", "sister", "may", "i", "come", "speak", "and", "on", "we", "fly",
+                "to", "Boston", "Berlin", "Germany", "French", "Friday", "Maria", "EU", "May"}
+TARGET_WORDS = {"Boston", "Maria", "EU"}
+
+
+def known(word: str) -> bool:
+    return word in SOURCE_WORDS
+
+
+def copied(word: str) -> bool:
+    return word in TARGET_WORDS
+
+
+@pytest.mark.parametrize("text,names", [
+    ("Maria lives in Boston with his sister Julia.", ["Maria", "Boston", "Julia"]),  # the target writes alike
+    ("I speak French and Germany on Friday.", []),  # known words the target translates (a language, a surname too)
+    ("We fly to Berlin.", ["Berlin"]),  # a German town, though only the source vocabulary knows it
+    ("May I come to Leipzig with Dr Anna?", ["Leipzig", "Anna"]),  # unknown word; a person's name; not titles
+    ("Leipzig is big and LH flies to the EU.", ["LH"]),  # unknown word first in a sentence; a known acronym
+])
+def test_names_the_model_would_not_copy_are_spans_and_known_translated_words_are_not(text, names):
+    masked = mask(text, known=known, copied=copied)
+    assert list(masked.values) == names
+    assert masked.restore(masked.text) == (text, [])
+
+
+def test_with_one_shared_vocabulary_a_known_word_is_a_span_only_as_a_name_faker_knows():
+    assert list(mask("We fly to Boston with Maria.", known=known).values) == ["Maria"]
