@@ -138,9 +138,11 @@ def translate(
         "Flag on stderr each line whose translation lost a number, address or other verbatim span, lost a "
         "sentence, or repeats itself."))] = False,
     engine: Annotated[str, typer.Option("--engine", help="nmt (PyTorch) or ctranslate2 (after nmt export).")] = "nmt",
+    format: Annotated[Optional[str], typer.Option("--format", help=(
+        "txt, srt or vtt (default: by the extension of --input; others are plain text)."))] = None,
     debug: Debug = False,
 ) -> None:
-    """Translate sentences with a trained run: one output line per input line."""
+    """Translate sentences with a trained run: one output line per input line (a subtitle file: cue by cue)."""
 
     split = False if no_split else None
 
@@ -159,6 +161,7 @@ def translate(
         return chunk_out
 
     def go() -> None:
+        from nmt.documents import format_of, translate_document
         from nmt.glossary import read_glossary
         from nmt.stream import translate_input
         from nmt.translate import Translator, moses_nbest
@@ -183,6 +186,12 @@ def translate(
         _decode(translator.cfg, sets, beam_size=beam, n_best=n_best, length_penalty=length_penalty,
                 batch_size=batch_size, sampling=sampling, temperature=temperature, seed=seed,
                 glossary=None if glossary is None else read_glossary(glossary), split_sentences=split)
+        if (fmt := format_of(input, format)) != "txt":
+            if text or attention or show_attention or align or n_best > 1 or check:
+                raise NmtError(f"--format {fmt}: a subtitle file is translated from --input or stdin, with "
+                               "translations only; drop the text arguments/--attention/--align/--n-best/--check")
+            translate_document(translator, input, output, fmt)
+            return
         if attention or show_attention or align:
             from nmt.attention_maps import check_layer_head, explain
             from nmt.plots import draw_explanations

@@ -58,7 +58,8 @@ def test_train_translate_eval_on_real_data(tmp_path):
     scores = json.loads(result.stdout)["valid"]
     assert scores["sentences"] == 40 and scores["bleu"]["signature"].startswith("nrefs:1")
 
-    result = runner.invoke(app, ["eval", "--run", str(run), "--beam", "1", "--corpus", "multi30k", "--json"])
+    result = runner.invoke(app, ["eval", "--run", str(run), "--beam", "1", "--corpus", "multi30k", "--json",
+                                 "--set", "decode.max_len_a=0", "--set", "decode.max_len_b=5"])  # 1,000 short lines
     assert result.exit_code == 0, result.output  # another corpus's test sets, in the run's languages
     assert list(json.loads(result.stdout)) == ["test_2016_flickr"]
     assert (run / "eval" / "test_2016_flickr.hyp.de").is_file()

@@ -60,7 +60,7 @@ def test_per_side_vocabularies_with_a_tied_output_export_and_decode_alike(tmp_pa
 
     (tmp_path / "cfg.yaml").write_text(
         write_synthetic_corpus(tmp_path).replace("tokenizer:\n", "tokenizer:\n  joint: false\n  src_vocab_size: 36\n")
-        + "model:\n  tie_embeddings: false\n  tie_output: true\ntrain:\n  max_steps: 100\n  valid_every: 100\n")
+        + "model:\n  tie_embeddings: false\n  tie_output: true\ntrain:\n  max_steps: 40\n  valid_every: 40\n")
     run = train(tmp_path / "cfg.yaml", run_dir=tmp_path / "run").run_dir
     translator = Translator.load(run, device="cpu")
     assert translator.model.output.weight is translator.model.tgt_embed.weight  # still tied after loading

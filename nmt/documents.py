@@ -1,0 +1,45 @@
+"""Documents above translation: a file's format (plain text, .srt, .vtt) picks how its text reaches the
+translator and how the translations are put back. Plain text streams line by line (nmt/stream.py); a subtitle
+file is read whole (subtitle files are small), translated cue by cue (nmt/subtitles.py) and written atomically."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from nmt.errors import NmtError
+from nmt.files import atomic_write_text
+
+FORMATS = ("txt", "srt", "vtt")
+EXTENSIONS = {".srt": "srt", ".vtt": "vtt"}  # any other extension: plain text
+
+
+def format_of(path: Path | None, chosen: str | None) -> str:
+    """``chosen`` (--format), else the format ``path``'s extension names, else plain text."""
+    if chosen is not None:
+        if chosen not in FORMATS:
+            raise NmtError(f"--format {chosen!r}: choose one of {', '.join(FORMATS)}")
+        return chosen
+    return EXTENSIONS.get(path.suffix.lower(), "txt") if path is not None else "txt"
+
+
+def translate_document(translate: Callable[[list[str]], list[str]], path: Path | None, output: Path | None,
+                       fmt: str) -> None:
+    """A subtitle file (``fmt`` srt or vtt; ``path`` None: stdin) translated into ``output`` (None: stdout)."""
+    from nmt.subtitles import translate_srt, translate_vtt
+
+    name = "stdin" if path is None else str(path)
+    if path is not None and not path.is_file():
+        raise NmtError(f"{path}: input file not found")
+    raw = sys.stdin.buffer.read() if path is None else path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        raise NmtError(f"{name}: line {line}: not UTF-8 text; convert it (e.g. with iconv)") from None
+    out = (translate_srt if fmt == "srt" else translate_vtt)(text, translate, name)
+    if output is None:
+        sys.stdout.write(out)
+    else:
+        atomic_write_text(output, out)

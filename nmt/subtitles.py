@@ -1,0 +1,146 @@
+"""Subtitles: .srt (the ``srt`` package) and .vtt (``webvtt-py``) translated cue by cue. Indices, timings, cue
+settings, comments, styles and the file's BOM stay as they were; a cue's lines are joined into one text for the
+model and its translation is wrapped again to at most 42 characters a line and 2 lines a cue (broken at the space
+that evens the lines; a translation too long for 2 x 42 keeps 2 longer lines: nothing is cut).
+
+Styling tags (``<i>``, ``<b>``, ``<u>``, ``<font ...>``, ``<c.yellow>``, ``<v Anna>``) never reach the model. A tag
+pair around the whole cue (or a voice tag in front of it) is kept around its translation. In a cue whose tags mark
+parts of it, each line is translated on its own with the tags around it; tags inside a line go around that line's
+translation (the words they marked are not found in the translation yet: nothing is lost, the markup is wider).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from nmt.errors import NmtError
+
+LINE_CHARS, CUE_LINES = 42, 2
+BOM = "\ufeff"
+TAG = re.compile(r"</?[A-Za-z][^<>]*>")
+SRT_TIMING = re.compile(r"^\s*\d+:\d{2}:\d{2}[,.]\d{1,3}\s*-->\s*\d+:\d{2}:\d{2}[,.]\d{1,3}(?:\s.*)?$")
+VTT_TIMING = re.compile(r"^\s*(?:\d+:)?\d{2}:\d{2}\.\d{3}\s+-->\s+(?:\d+:)?\d{2}:\d{2}\.\d{3}(?:\s.*)?$")
+
+Translate = Callable[[list[str]], list[str]]
+
+
+def wrap(text: str, width: int = LINE_CHARS) -> str:
+    """``text`` on one line if it fits ``width`` characters, else on two, broken at the space that makes the longer
+    line shortest (tags count as no width and stay beside their words); never cut: a text longer than two lines
+    of ``width`` gets two longer lines."""
+    at, plain = 0, []  # plain: the index in ``text`` of each character outside the tags
+    while at < len(text):
+        tag = TAG.match(text, at)
+        if tag is not None:
+            at = tag.end()
+            continue
+        plain.append(at)
+        at += 1
+    if len(plain) <= width:
+        return text
+    spaces = [k for k in range(1, len(plain) - 1) if text[plain[k]] == " "]
+    if not spaces:
+        return text
+    k = min(spaces, key=lambda k: max(k, len(plain) - k - 1))
+    return text[: plain[k]] + "\n" + text[plain[k] + 1 :]
+
+
+@dataclass(frozen=True)
+class Cue:
+    """One cue's text: ``texts`` go to the model, ``frames`` (per text, the markup before and after it) come
+    back around their translations; ``per_line``: one text per line of the cue, else the cue's lines joined."""
+
+    texts: tuple[str, ...]
+    frames: tuple[tuple[str, str], ...]
+    per_line: bool
+
+    def outer(self, translations: Sequence[str]) -> str:
+        parts = [f"{before}{text}{after}" for (before, after), text in zip(self.frames, translations)]
+        return "\n".join(parts) if self.per_line else wrap(parts[0])
+
+
+def cue_of(content: str) -> Cue:
+    """A cue's text (its lines, with tags) as what the model reads and how it comes back."""
+    lines = [line.strip() for line in content.split("\n") if line.strip()]
+    joined = " ".join(lines)
+    before, inner, after = _frame(joined)
+    if not TAG.search(inner):
+        return Cue((inner,), ((before, after),), False)
+    frames, texts = [], []
+    for line in lines:  # tags that mark parts of the cue: line by line
+        b, text, a = _frame(line)
+        inside = TAG.findall(text)
+        opening = "".join(t for t in inside if not t.startswith("</"))
+        closing = "".join(t for t in inside if t.startswith("</"))
+        frames.append((b + opening, closing + a))
+        texts.append(" ".join(TAG.sub("", text).split()))
+    return Cue(tuple(texts), tuple(frames), True)
+
+
+def _frame(text: str) -> tuple[str, str, str]:
+    """(markup before, text, markup after): leading tags, and a closing tag at the end for each of them."""
+    before = ""
+    while (m := TAG.match(text)) is not None:
+        before, text = before + m.group(), text[m.end() :].lstrip()
+    after = ""
+    while (m := re.search(r"</[^<>]*>\s*$", text)) is not None and _opens_in(before, m.group().strip()):
+        after, text = m.group().strip() + after, text[: m.start()].rstrip()
+    return before, text, after
+
+
+def _opens_in(before: str, closing: str) -> bool:
+    name = closing[2:-1].split(".")[0].strip()
+    return any(t[1:].split(".")[0].split()[0].rstrip(">") == name for t in TAG.findall(before))
+
+
+def translate_cues(contents: list[str], translate: Translate) -> list[str]:
+    """Each cue's content translated (all cues' texts in one call, so they are batched), tags kept."""
+    cues = [cue_of(content) for content in contents]
+    flat = [text for cue in cues for text in cue.texts]
+    out = iter(translate(flat) if flat else [])
+    return [cue.outer([next(out) for _ in cue.texts]) for cue in cues]
+
+
+def check_timings(text: str, name: str, timing: re.Pattern, example: str) -> None:
+    """Every line with "-->" must be a timing line: else a one-line error naming ``name`` and the line (the
+    parsers would skip or mis-read the cue, and its text would be lost)."""
+    for number, line in enumerate(text.split("\n"), 1):
+        if "-->" in line and not timing.match(line):
+            raise NmtError(f"{name}:{number}: not a subtitle timing line ({line.strip()[:60]!r}); write it as "
+                           f"{example}")
+
+
+def translate_srt(text: str, translate: Translate, name: str = "<srt>") -> str:
+    """An .srt file's text, translated; everything but the cue text as it was."""
+    import srt
+
+    bom = text.startswith(BOM)
+    body = text.removeprefix(BOM).replace("\r\n", "\n")
+    check_timings(body, name, SRT_TIMING, "00:01:02,500 --> 00:01:04,000")
+    try:
+        subs = list(srt.parse(body))
+    except srt.SRTParseError as err:
+        line = body.count("\n", 0, err.expected_start) + 1
+        raise NmtError(f"{name}:{line}: not a subtitle cue (index, timing line, text); fix or remove it") from None
+    for sub, translated in zip(subs, translate_cues([sub.content for sub in subs], translate)):
+        sub.content = translated
+    out = srt.compose(subs, reindex=False)
+    return (BOM if bom else "") + (out.replace("\n", "\r\n") if "\r\n" in text else out)
+
+
+def translate_vtt(text: str, translate: Translate, name: str = "<vtt>") -> str:
+    """A .vtt file's text, translated; header, NOTE comments, STYLE blocks, identifiers and cue settings kept."""
+    import webvtt
+
+    bom = text.startswith(BOM)
+    body = text.removeprefix(BOM).replace("\r\n", "\n")
+    if not body.startswith("WEBVTT"):
+        raise NmtError(f"{name}:1: a WebVTT file starts with 'WEBVTT'; is it an .srt file? (--format srt)")
+    check_timings(body, name, VTT_TIMING, "00:01:02.500 --> 00:01:04.000")
+    vtt = webvtt.from_string(body)
+    for caption, translated in zip(vtt.captions, translate_cues([c.raw_text for c in vtt.captions], translate)):
+        caption.text = translated
+    out = vtt.content
+    return (BOM if bom else "") + (out.replace("\n", "\r\n") if "\r\n" in text else out)
