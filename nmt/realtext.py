@@ -58,9 +58,14 @@ def prepare(texts: Sequence[str], lang: str, split_sentences: bool = True, prote
     segs = [split(text, lang, split_sentences) for text in texts]
     if too_long is not None:  # one question for every whole unit; only the lines with a unit too long are cut
         whole = [masked(piece).text for seg in segs for piece in seg.pieces()]
-        refused = {unit for unit, long in zip(whole, too_long(whole)) if long}
-        segs = [cut(seg, lambda piece: too_long([masked(piece).text])[0])
-                if any(masked(piece).text in refused for piece in seg.pieces()) else seg for seg in segs]
+        answers = dict(zip(whole, too_long(whole)))
+
+        def refused(piece: str) -> bool:  # a whole unit's answer is known; a part of one is asked
+            text = masked(piece).text
+            return answers[text] if text in answers else too_long([text])[0]
+
+        segs = [cut(seg, refused) if any(answers[masked(piece).text] for piece in seg.pieces()) else seg
+                for seg in segs]
     masks = [masked(piece) for seg in segs for piece in seg.pieces()]
     return Prepared(segs, masks, [m.text if has_words(m.text) else "" for m in masks])
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from nmt.errors import NmtError
 
-LINE_CHARS, CUE_LINES = 42, 2
+LINE_CHARS = 42  # and two lines a cue
 BOM = "\ufeff"
 TAG = re.compile(r"</?[A-Za-z][^<>]*>")
 SRT_TIMING = re.compile(r"^\s*\d+:\d{2}:\d{2}[,.]\d{1,3}\s*-->\s*\d+:\d{2}:\d{2}[,.]\d{1,3}(?:\s.*)?$")
@@ -112,35 +112,42 @@ def check_timings(text: str, name: str, timing: re.Pattern, example: str) -> Non
                            f"{example}")
 
 
+def _as_written(text: str, translate_body: Callable[[str], str]) -> str:
+    """``translate_body`` of ``text`` without its BOM and with "\n" line ends; the result written as ``text``
+    was (its BOM, its CRLF line ends)."""
+    out = translate_body(text.removeprefix(BOM).replace("\r\n", "\n"))
+    return (BOM if text.startswith(BOM) else "") + (out.replace("\n", "\r\n") if "\r\n" in text else out)
+
+
 def translate_srt(text: str, translate: Translate, name: str = "<srt>") -> str:
     """An .srt file's text, translated; everything but the cue text as it was."""
     import srt
 
-    bom = text.startswith(BOM)
-    body = text.removeprefix(BOM).replace("\r\n", "\n")
-    check_timings(body, name, SRT_TIMING, "00:01:02,500 --> 00:01:04,000")
-    try:
-        subs = list(srt.parse(body))
-    except srt.SRTParseError as err:
-        line = body.count("\n", 0, err.expected_start) + 1
-        raise NmtError(f"{name}:{line}: not a subtitle cue (index, timing line, text); fix or remove it") from None
-    for sub, translated in zip(subs, translate_cues([sub.content for sub in subs], translate)):
-        sub.content = translated
-    out = srt.compose(subs, reindex=False)
-    return (BOM if bom else "") + (out.replace("\n", "\r\n") if "\r\n" in text else out)
+    def body_of(body: str) -> str:
+        check_timings(body, name, SRT_TIMING, "00:01:02,500 --> 00:01:04,000")
+        try:
+            subs = list(srt.parse(body))
+        except srt.SRTParseError as err:
+            line = body.count("\n", 0, err.expected_start) + 1
+            raise NmtError(f"{name}:{line}: not a subtitle cue (index, timing line, text); fix or remove it") from None
+        for sub, translated in zip(subs, translate_cues([sub.content for sub in subs], translate)):
+            sub.content = translated
+        return srt.compose(subs, reindex=False)
+
+    return _as_written(text, body_of)
 
 
 def translate_vtt(text: str, translate: Translate, name: str = "<vtt>") -> str:
     """A .vtt file's text, translated; header, NOTE comments, STYLE blocks, identifiers and cue settings kept."""
     import webvtt
 
-    bom = text.startswith(BOM)
-    body = text.removeprefix(BOM).replace("\r\n", "\n")
-    if not body.startswith("WEBVTT"):
-        raise NmtError(f"{name}:1: a WebVTT file starts with 'WEBVTT'; is it an .srt file? (--format srt)")
-    check_timings(body, name, VTT_TIMING, "00:01:02.500 --> 00:01:04.000")
-    vtt = webvtt.from_string(body)
-    for caption, translated in zip(vtt.captions, translate_cues([c.raw_text for c in vtt.captions], translate)):
-        caption.text = translated
-    out = vtt.content
-    return (BOM if bom else "") + (out.replace("\n", "\r\n") if "\r\n" in text else out)
+    def body_of(body: str) -> str:
+        if not body.startswith("WEBVTT"):
+            raise NmtError(f"{name}:1: a WebVTT file starts with 'WEBVTT'; is it an .srt file? (--format srt)")
+        check_timings(body, name, VTT_TIMING, "00:01:02.500 --> 00:01:04.000")
+        vtt = webvtt.from_string(body)
+        for caption, translated in zip(vtt.captions, translate_cues([c.raw_text for c in vtt.captions], translate)):
+            caption.text = translated
+        return vtt.content
+
+    return _as_written(text, body_of)

@@ -101,6 +101,13 @@ class Stop:
 class Interrupted(NmtError):
     """A signal arrived before training started: nothing worth keeping was written."""
 
+    @classmethod
+    def by(cls, sig: signal.Signals) -> Interrupted:
+        """The stop ``sig`` makes: its message and exit code (128 + the signal's number)."""
+        error = cls(f"stopped by {sig.name} before training started; nothing was kept")
+        error.exit_code = 128 + sig.value
+        return error
+
 
 class StopSignals:
     """SIGINT/SIGTERM ask training to stop after the current step (and write a checkpoint); a second
@@ -115,9 +122,7 @@ class StopSignals:
         sig = signal.Signals(signum)
         if not self.polite:
             self.received = sig
-            error = Interrupted(f"stopped by {sig.name} before training started; nothing was kept")
-            error.exit_code = 128 + sig.value
-            raise error
+            raise Interrupted.by(sig)
         if self.received is not None:
             raise KeyboardInterrupt
         self.received = sig
@@ -589,9 +594,7 @@ def train(config: str | Path | None = None, overrides: list[str] | None = None, 
         sig = starting.received
         if sig is not None and not isinstance(err, Interrupted):  # the signal's exception, raised inside code
             # that turned it into another (SentencePiece's C++ loop, a datasets worker): still the signal's stop
-            error = Interrupted(f"stopped by {sig.name} before training started; nothing was kept")
-            error.exit_code = 128 + sig.value
-            raise error from None
+            raise Interrupted.by(sig) from None
         raise
 
 
