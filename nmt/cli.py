@@ -139,10 +139,12 @@ def translate(
         "sentence, or repeats itself."))] = False,
     engine: Annotated[str, typer.Option("--engine", help="nmt (PyTorch) or ctranslate2 (after nmt export).")] = "nmt",
     format: Annotated[Optional[str], typer.Option("--format", help=(
-        "txt, srt or vtt (default: by the extension of --input; others are plain text)."))] = None,
+        "txt, html, srt or vtt (default: by the extension of --input: .html/.htm, .srt, .vtt; others are plain "
+        "text)."))] = None,
     debug: Debug = False,
 ) -> None:
-    """Translate sentences with a trained run: one output line per input line (a subtitle file: cue by cue)."""
+    """Translate sentences with a trained run: one output line per input line (a page: block by block with its
+    markup; a subtitle file: cue by cue)."""
 
     split = False if no_split else None
 
@@ -188,9 +190,12 @@ def translate(
                 glossary=None if glossary is None else read_glossary(glossary), split_sentences=split)
         if (fmt := format_of(input, format)) != "txt":
             if text or attention or show_attention or align or n_best > 1 or check:
-                raise NmtError(f"--format {fmt}: a subtitle file is translated from --input or stdin, with "
-                               "translations only; drop the text arguments/--attention/--align/--n-best/--check")
-            translate_document(translator, input, output, fmt)
+                raise NmtError(f"--format {fmt}: a page or subtitle file is translated from --input or stdin, "
+                               "with translations only; drop the text arguments/--attention/--align/--n-best/--check")
+            from nmt.attention_maps import explain
+
+            translate_document(translator, input, output, fmt,
+                               lambda lines: [(e.translation, e.alignment) for e in explain(translator, lines)])
             return
         if attention or show_attention or align:
             from nmt.attention_maps import check_layer_head, explain

@@ -1,6 +1,7 @@
-"""Documents above translation: a file's format (plain text, .srt, .vtt) picks how its text reaches the
-translator and how the translations are put back. Plain text streams line by line (nmt/stream.py); a subtitle
-file is read whole (subtitle files are small), translated cue by cue (nmt/subtitles.py) and written atomically."""
+"""Documents above translation: a file's format (plain text, HTML, .srt, .vtt) picks how its text reaches the
+translator and how the translations are put back. Plain text streams line by line (nmt/stream.py); a page or a
+subtitle file is read whole, translated block by block (nmt/markup.py) or cue by cue (nmt/subtitles.py) and
+written atomically."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from pathlib import Path
 
 from nmt.errors import NmtError
 from nmt.files import atomic_write_text
+from nmt.markup import Pairs
 
-FORMATS = ("txt", "srt", "vtt")
-EXTENSIONS = {".srt": "srt", ".vtt": "vtt"}  # any other extension: plain text
+FORMATS = ("txt", "html", "srt", "vtt")
+EXTENSIONS = {".html": "html", ".htm": "html", ".srt": "srt", ".vtt": "vtt"}  # any other: plain text
 
 
 def format_of(path: Path | None, chosen: str | None) -> str:
@@ -25,8 +27,10 @@ def format_of(path: Path | None, chosen: str | None) -> str:
 
 
 def translate_document(translate: Callable[[list[str]], list[str]], path: Path | None, output: Path | None,
-                       fmt: str) -> None:
-    """A subtitle file (``fmt`` srt or vtt; ``path`` None: stdin) translated into ``output`` (None: stdout)."""
+                       fmt: str, align: Callable[[list[str]], list[tuple[str, Pairs]]] | None = None) -> None:
+    """A page or subtitle file (``fmt`` html, srt or vtt; ``path`` None: stdin) translated into ``output`` (None:
+    stdout); ``align``: translations with word alignments, which place a page's inline markup."""
+    from nmt.markup import translate_html
     from nmt.subtitles import translate_srt, translate_vtt
 
     name = "stdin" if path is None else str(path)
@@ -38,7 +42,10 @@ def translate_document(translate: Callable[[list[str]], list[str]], path: Path |
     except UnicodeDecodeError as err:
         line = raw.count(b"\n", 0, err.start) + 1
         raise NmtError(f"{name}: line {line}: not UTF-8 text; convert it (e.g. with iconv)") from None
-    out = (translate_srt if fmt == "srt" else translate_vtt)(text, translate, name)
+    if fmt == "html":
+        out = translate_html(text, translate, align)
+    else:
+        out = (translate_srt if fmt == "srt" else translate_vtt)(text, translate, name)
     if output is None:
         sys.stdout.write(out)
     else:

@@ -98,10 +98,21 @@ def test_default_recipe_then_translate_hello(tmp_path):
     (["import", "nowhere"], "nowhere: not a folder"),
     (["tokenizer", "encode", "Hello"], "no trained model found"),
 ])
-def test_errors_are_one_line_with_exit_code_2(tmp_path, args, needle):
-    done = _nmt(*args, cwd=tmp_path)
+def test_errors_are_one_line_with_exit_code_2(tmp_path, monkeypatch, args, needle):
+    """In-process (a subprocess per case cost 4 s of start-up each); the real entry point's error path is
+    `test_debug_shows_traceback`'s and `test_a_bad_command_line_is_one_line_from_the_real_entry_point`'s."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NMT_DATA", raising=False)
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert needle in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_bad_command_line_is_one_line_from_the_real_entry_point(tmp_path):
+    done = _nmt("translate", "Hello", cwd=tmp_path)
     assert done.returncode == 2
-    assert needle in done.stderr
+    assert "no trained model found" in done.stderr
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 

@@ -36,6 +36,14 @@ def _wait_for_step(run: Path, step: int, proc: subprocess.Popen, timeout: float 
     raise AssertionError(f"step {step} never logged")
 
 
+def _wait_for_file(path: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert proc.poll() is None or path.exists(), proc.communicate()[1]
+        assert time.monotonic() < deadline, f"{path} never written"
+        time.sleep(0.01)
+
+
 def _config(tmp_path: Path) -> Path:
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text(write_synthetic_corpus(tmp_path) +
@@ -50,20 +58,19 @@ def test_hard_kill_then_resume_matches_uninterrupted_run(tmp_path, schedule, pre
     cfg = _config(tmp_path)
     cfg.write_text(cfg.read_text() + f"  schedule: {schedule}\n  warmup_steps: 20\n"  # decay from step 20 on
                    f"  precision: {precision}\n")
-    straight = tmp_path / "straight"
-    done = _start(cfg, straight)
-    assert done.wait(timeout=300) == 0, done.communicate()[1]
-    reference = step_losses(straight)
-    assert sorted(reference) == list(range(1, STEPS + 1))
-
-    killed = tmp_path / "killed"
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
     killed.mkdir()
+    done = _start(cfg, straight)
+    _wait_for_file(straight / "spm.model", done)
     shutil.copy(straight / "spm.model", killed / "spm.model")  # same vocabulary; the test is about training
-    proc = _start(cfg, killed)
+    proc = _start(cfg, killed)  # beside the straight run: one thread each, the machine's two cores
     seen = _wait_for_step(killed, 37, proc)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)
     assert proc.returncode == -signal.SIGKILL
+    assert done.wait(timeout=300) == 0, done.communicate()[1]
+    reference = step_losses(straight)
+    assert sorted(reference) == list(range(1, STEPS + 1))
     saved = json.loads((killed / "checkpoints" / "last" / "state.json").read_text())["step"]
     assert seen - saved <= 10  # work lost to the kill: at most one save_every interval (+ the step in flight)
 
