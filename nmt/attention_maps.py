@@ -127,6 +127,11 @@ def pharaoh(pairs: list[tuple[int, int]]) -> str:
     return " ".join(f"{s}-{t}" for s, t in sorted(pairs, key=lambda p: (p[1], p[0])))
 
 
+def from_pharaoh(text: str) -> list[tuple[int, int]]:
+    """:func:`pharaoh`'s pairs read back."""
+    return [(int(s), int(t)) for s, t in (pair.split("-") for pair in text.split())]
+
+
 def explain_ids(model: Transformer, src_ids: list[int], out_ids: list[int], src_tokens: list[str],
                 tgt_tokens: list[str]) -> AttentionMaps:
     encoder, masked, cross = attention_weights(model, src_ids, out_ids)

@@ -1,8 +1,10 @@
 """LibreTranslate's API, spoken by ``nmt serve`` beside its own (the shapes only; the server does the work).
 
-``POST /translate`` with ``q`` (a string or a list), ``source``, ``target``, ``format`` (text), ``alternatives`` and
-``api_key``, as JSON or as a form (libretranslatepy sends forms), answers ``{"translatedText": ...}`` (plus
-``"alternatives"``); ``GET /languages`` lists the run's pair. A text with several lines is translated line by line.
+``POST /translate`` with ``q`` (a string or a list), ``source``, ``target``, ``format`` (text or html),
+``alternatives`` and ``api_key``, as JSON or as a form (libretranslatepy sends forms), answers
+``{"translatedText": ...}`` (plus ``"alternatives"``); ``GET /languages`` lists the run's pair. A text with several
+lines is translated line by line; an html text is a page, translated with its markup (nmt/markup.py), without
+alternatives.
 Errors are ``{"error": "..."}`` with status 400 (403 for a missing or wrong key when the server has keys).
 """
 
@@ -40,8 +42,8 @@ def unsupported(body: LibreRequest, src: str, tgt: str) -> str | None:
         return f"source: {body.source!r} is not supported; this server translates {src} -> {tgt} (GET /languages)"
     if body.target != tgt:
         return f"target: {body.target!r} is not supported; this server translates {src} -> {tgt} (GET /languages)"
-    if body.format != "text":
-        return f"format: {body.format!r} is not supported; send format: text"
+    if body.format not in ("text", "html"):
+        return f"format: {body.format!r} is not supported; send format: text or html"
     return None
 
 
@@ -51,13 +53,14 @@ def texts_and_lines(body: LibreRequest) -> tuple[list[str], list[str]]:
     return texts, [line for text in texts for line in text.split("\n")]
 
 
-def answer(body: LibreRequest, texts: list[str], items: list[dict]) -> dict[str, Any]:
+def answer(body: LibreRequest, texts: list[str], items: list[dict], sizes: list[int] | None = None) -> dict[str, Any]:
     """LibreTranslate's response from the server's per-line items (``text`` and, with alternatives, ``n_best``):
-    the lines of each text joined back; alternative j of a text joins each line's j-th hypothesis after the best;
-    ``warnings``, nmt's own field, lists what may be wrong with each text's translation."""
+    the lines of each text joined back (``sizes``: items per text, default one per line); alternative j of a
+    text joins each line's j-th hypothesis after the best; ``warnings``, nmt's own field, lists what may be wrong
+    with each text's translation."""
     translated, alternatives, warnings, start = [], [], [], 0
-    for text in texts:
-        group = items[start : start + text.count("\n") + 1]
+    for i, text in enumerate(texts):
+        group = items[start : start + (text.count("\n") + 1 if sizes is None else sizes[i])]
         start += len(group)
         translated.append("\n".join(item["text"] for item in group))
         warnings.append([w for item in group for w in item.get("warnings", [])])

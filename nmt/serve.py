@@ -1,8 +1,9 @@
 """An HTTP translation server (FastAPI + uvicorn: ``pip install -e ".[serve]"``).
 
 POST /translate takes ``{"text": "..."}`` or ``{"text": ["...", ...]}`` (optional ``beam_size``, ``n_best``,
-``alignment``, ``glossary``: ``{"source term": "target term", ...}``) and answers ``{"translations": [...]}``, one
-item per input line, in order. GET /health gives the model's languages, config and the server's limits. Requests
+``alignment``, ``glossary``: ``{"source term": "target term", ...}``, ``format``: ``text`` or ``html``) and answers
+``{"translations": [...]}``, one item per input line (with ``html``: per page, translated with its markup), in
+order. GET /health gives the model's languages, config and the server's limits. Requests
 that arrive together are translated together (dynamic batching): one worker thread runs the model, fed by a bounded
 queue; a full queue answers 503. What one request may ask is limited (lines, characters per line, beam size:
 413/422). Every error is a one-line JSON ``{"error": "..."}`` and the server keeps serving.
@@ -17,11 +18,12 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import parse_qs
 
 from nmt.config import ConfigError
 from nmt.errors import NmtError
+from nmt.markup import parse
 from nmt.realtext import check
 
 if TYPE_CHECKING:
@@ -42,6 +44,7 @@ try:
         n_best: int = Field(default=1, ge=1)
         alignment: bool = False
         glossary: dict[str, str] | None = None  # source term -> target term (constrained beam search)
+        format: Literal["text", "html"] = "text"  # html: each text is a page, translated with its markup
         api_key: str | None = None  # needed when the server has keys
 except ImportError:  # the optional extra: create_app and serve say how to install it
     pass
@@ -281,6 +284,24 @@ def create_app(engine: Engine, limits: Limits | None = None, api_keys: frozenset
             item["warnings"] = check(line, item["text"], src_lang, tgt_lang)
         return items
 
+    async def run_pages(request: Request, field: str, pages: list[str], changes: dict[str, Any],
+                        ) -> list[dict] | JSONResponse:
+        """Per page ``{"text", "warnings"}``: the page translated with its markup (nmt/markup.py), its texts
+        searched with their word alignments, which place the inline tags."""
+        from nmt.attention_maps import from_pharaoh
+
+        parsed = [parse(page) for page in pages]
+        lines = [text for page in parsed for text in page.texts]
+        items = await run(request, field, lines, changes, alignment=True) if lines else []
+        if isinstance(items, JSONResponse):
+            return items
+        out, at = [], 0
+        for page in parsed:
+            mine, at = items[at : at + len(page.texts)], at + len(page.texts)
+            found = [(item["text"], from_pharaoh(item.get("alignment", ""))) for item in mine]
+            out.append({"text": page.render(found), "warnings": [w for item in mine for w in item["warnings"]]})
+        return out
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return _error(exc.status_code, f"{request.method} {request.url.path}: {exc.detail}")
@@ -311,7 +332,12 @@ def create_app(engine: Engine, limits: Limits | None = None, api_keys: frozenset
                           "or {\"text\": [\"...\", ...]}")
         lines = [body.text] if isinstance(body.text, str) else body.text
         changes = {"beam_size": body.beam_size, "n_best": body.n_best, "glossary": body.glossary}
-        items = await run(request, "text", lines, changes, body.alignment)
+        if body.format == "html":
+            if body.n_best > 1 or body.alignment:
+                return _error(422, "format: html gives translated pages only; drop n_best / alignment")
+            items = await run_pages(request, "text", lines, changes)
+        else:
+            items = await run(request, "text", lines, changes, body.alignment)
         return items if isinstance(items, JSONResponse) else {"translations": items}
 
     async def translate_libre(request: Request, found: dict[str, Any]) -> Any:  # noqa: ANN401
@@ -323,6 +349,10 @@ def create_app(engine: Engine, limits: Limits | None = None, api_keys: frozenset
         if why is not None:
             return _error(400, why)
         texts, lines = libretranslate.texts_and_lines(body)
+        if body.format == "html":  # a page each, without alternatives
+            pages = await run_pages(request, "q", texts, {})
+            return pages if isinstance(pages, JSONResponse) else libretranslate.answer(
+                body.model_copy(update={"alternatives": 0}), texts, pages, [1] * len(texts))
         n = body.alternatives + 1
         items = await run(request, "q", lines, {"n_best": n, "beam_size": max(n, default_beam)})
         return items if isinstance(items, JSONResponse) else libretranslate.answer(body, texts, items)

@@ -211,7 +211,9 @@ def test_a_run_whose_beam_exceeds_the_limit_is_refused_at_start(synth_run, trans
     ({"q": "w1", "source": "en", "target": "de", "alternatives": 2}, 200,
      {"translatedText": "T(w1)", "alternatives": ["T(w1)#1", "T(w1)#2"], "warnings": []}),
     ({"q": "w1", "source": "en", "target": "fr"}, 400, "target: 'fr' is not supported; this server translates en"),
-    ({"q": "w1", "source": "en", "target": "de", "format": "html"}, 400, "format: 'html' is not supported"),
+    ({"q": "<p>w1 <b>w2</b></p>\n<script>x</script>", "source": "en", "target": "de", "format": "html"}, 200,
+     {"translatedText": "<p>T(w1 <b>w2)</b></p>\n<script>x</script>", "warnings": []}),
+    ({"q": "w1", "source": "en", "target": "de", "format": "xml"}, 400, "format: 'xml' is not supported"),
     ({"q": "w1", "source": "en"}, 400, "target: Field required"),
     ({"q": "w1", "source": "en", "target": "de", "alternatives": 9}, 422, "beam_size: 10; at most 8"),
 ])
@@ -227,6 +229,17 @@ def test_libretranslate_requests_get_libretranslate_answers(body, status, expect
             assert form.json() == expected  # the same as a form, as libretranslatepy sends it
     else:
         assert answer.json() == {"error": answer.json()["error"]} and expected in answer.json()["error"]
+
+
+def test_the_own_api_translates_pages_with_their_markup():
+    with TestClient(create_app(ShapeEngine())) as client:
+        answer = client.post("/translate", json={"text": ["<h1>w1</h1><p>w2 <a href='#'>w3</a></p>", "<br>"],
+                                                 "format": "html"})
+        refused = client.post("/translate", json={"text": "<p>w1</p>", "format": "html", "n_best": 2})
+    assert answer.status_code == 200, answer.json()
+    assert [t["text"] for t in answer.json()["translations"]] == ["<h1>T(w1)</h1><p>T(w2 <a href='#'>w3)</a></p>",
+                                                                 "<br>"]
+    assert refused.status_code == 422 and "format: html" in refused.json()["error"]
 
 
 def test_with_keys_every_translation_needs_one():
@@ -292,3 +305,13 @@ class ShapeEngine:
 
     def info(self):
         return {"src_lang": "en", "tgt_lang": "de"}
+
+
+def test_a_page_through_the_model_keeps_its_tags(translator):
+    from tests.test_markup import Tags
+
+    page = "<p>w1 <b>w2 w3</b> w4</p><ul><li><a href='/x' title='w5'>w6</a> w7</li></ul>"
+    with TestClient(create_app(TranslatorEngine(translator))) as client:
+        answer = client.post("/translate", json={"q": page, "source": "en", "target": "de", "format": "html"})
+    assert answer.status_code == 200, answer.json()
+    assert Tags(answer.json()["translatedText"]).found == Tags(page).found
