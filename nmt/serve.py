@@ -3,7 +3,8 @@
 POST /translate takes ``{"text": "..."}`` or ``{"text": ["...", ...]}`` (optional ``beam_size``, ``n_best``,
 ``alignment``, ``glossary``: ``{"source term": "target term", ...}``, ``format``: ``text`` or ``html``) and answers
 ``{"translations": [...]}``, one item per input line (with ``html``: per page, translated with its markup), in
-order. GET /health gives the model's languages, config and the server's limits. Requests
+order. ``GET /`` is a translation page (nmt/page.html: one file, nothing fetched from elsewhere) under a strict
+Content-Security-Policy. GET /health gives the model's languages, config and the server's limits. Requests
 that arrive together are translated together (dynamic batching): one worker thread runs the model, fed by a bounded
 queue; a full queue answers 503. What one request may ask is limited (lines, characters per line, beam size:
 413/422). Every error is a one-line JSON ``{"error": "..."}`` and the server keeps serving.
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
 try:
     from fastapi import FastAPI, Request
-    from fastapi.responses import JSONResponse
+    from fastapi.responses import HTMLResponse, JSONResponse, Response
     from pydantic import BaseModel, ConfigDict, Field, ValidationError
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -48,6 +49,25 @@ try:
         api_key: str | None = None  # needed when the server has keys
 except ImportError:  # the optional extra: create_app and serve say how to install it
     pass
+
+
+def page() -> tuple[str, str]:
+    """The translation page and its Content-Security-Policy: its one inline script and style allowed by their
+    hashes, requests to this server only, nothing else."""
+    import base64
+    import hashlib
+    import re
+    from importlib.resources import files
+
+    html = files("nmt").joinpath("page.html").read_text(encoding="utf-8")
+
+    def sha(tag: str) -> str:
+        body = re.search(f"<{tag}>(.*?)</{tag}>", html, re.DOTALL)
+        assert body is not None, f"nmt/page.html has no <{tag}>"
+        return "'sha256-" + base64.b64encode(hashlib.sha256(body.group(1).encode()).digest()).decode() + "'"
+
+    return html, (f"default-src 'none'; script-src {sha('script')}; style-src {sha('style')}; connect-src 'self'; "
+                  "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
 
 NOT_JSON = 'the body is not a JSON object in UTF-8; send {"text": "..."}'
@@ -305,6 +325,17 @@ def create_app(engine: Engine, limits: Limits | None = None, api_keys: frozenset
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return _error(exc.status_code, f"{request.method} {request.url.path}: {exc.detail}")
+
+    html, policy = page()
+
+    @app.get("/", response_class=HTMLResponse)
+    async def index() -> HTMLResponse:
+        return HTMLResponse(html, headers={"Content-Security-Policy": policy, "X-Content-Type-Options": "nosniff",
+                                           "Referrer-Policy": "no-referrer"})
+
+    @app.get("/favicon.ico")
+    async def favicon() -> Response:
+        return Response(status_code=204)  # browsers ask; the page has none
 
     @app.get("/health")
     async def health(request: Request) -> dict[str, Any]:
