@@ -26,26 +26,50 @@ def format_of(path: Path | None, chosen: str | None) -> str:
     return EXTENSIONS.get(path.suffix.lower(), "txt") if path is not None else "txt"
 
 
-def translate_document(translate: Callable[[list[str]], list[str]], path: Path | None, output: Path | None,
-                       fmt: str, align: Callable[[list[str]], list[tuple[str, Pairs]]] | None = None) -> None:
-    """A page or subtitle file (``fmt`` html, srt or vtt; ``path`` None: stdin) translated into ``output`` (None:
-    stdout); ``align``: translations with word alignments, which place a page's inline markup."""
+def translate_text(text: str, fmt: str, translate: Callable[[list[str]], list[str]],
+                   align: Callable[[list[str]], list[tuple[str, Pairs]]] | None = None, name: str = "<text>") -> str:
+    """``text`` in format ``fmt`` translated: a page (html), subtitles (srt, vtt) or lines (txt); ``align``:
+    translations with word alignments, which place a page's inline markup; ``name`` names the text in errors."""
     from nmt.markup import translate_html
     from nmt.subtitles import translate_srt, translate_vtt
 
+    if fmt == "html":
+        return translate_html(text, translate, align)
+    if fmt in ("srt", "vtt"):
+        return (translate_srt if fmt == "srt" else translate_vtt)(text, translate, name)
+    return "".join(line + end for line, end in zip(translate(text.splitlines()), _line_ends(text)))
+
+
+def _line_ends(text: str) -> list[str]:
+    return [line[len(line.rstrip("\r\n")):] for line in text.splitlines(keepends=True)]
+
+
+def asked(text: str, fmt: str, name: str = "<text>") -> list[str]:
+    """The texts :func:`translate_text` gives the model for ``text``, without translating them (a server
+    translates them its own way, then calls :func:`translate_text` with the answers)."""
+    found: list[str] = []
+    translate_text(text, fmt, lambda lines: found.extend(lines) or list(lines),
+                   lambda lines: found.extend(lines) or [(line, []) for line in lines], name)
+    return found
+
+
+def decode_utf8(raw: bytes, name: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        raise NmtError(f"{name}: line {line}: not UTF-8 text; convert it (e.g. with iconv)") from None
+
+
+def translate_document(translate: Callable[[list[str]], list[str]], path: Path | None, output: Path | None,
+                       fmt: str, align: Callable[[list[str]], list[tuple[str, Pairs]]] | None = None) -> None:
+    """A page or subtitle file (``fmt`` html, srt or vtt; ``path`` None: stdin) translated into ``output`` (None:
+    stdout), as :func:`translate_text` does."""
     name = "stdin" if path is None else str(path)
     if path is not None and not path.is_file():
         raise NmtError(f"{path}: input file not found")
     raw = sys.stdin.buffer.read() if path is None else path.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = raw.count(b"\n", 0, err.start) + 1
-        raise NmtError(f"{name}: line {line}: not UTF-8 text; convert it (e.g. with iconv)") from None
-    if fmt == "html":
-        out = translate_html(text, translate, align)
-    else:
-        out = (translate_srt if fmt == "srt" else translate_vtt)(text, translate, name)
+    out = translate_text(decode_utf8(raw, name), fmt, translate, align, name)
     if output is None:
         sys.stdout.write(out)
     else:

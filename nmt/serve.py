@@ -137,6 +137,38 @@ class TranslatorEngine:
                 "model": dataclasses.asdict(cfg.model), "decode": dataclasses.asdict(cfg.decode)}
 
 
+class FileStore:
+    """Translated files for ``/download_file``: at most ``count`` of them, each kept ``seconds``; the oldest go
+    first. Held in memory (each at most the request body limit)."""
+
+    def __init__(self, count: int = 32, seconds: float = 600.0) -> None:
+        self.count, self.seconds = count, seconds
+        self.files: dict[str, tuple[float, str, bytes]] = {}  # key -> (expiry, file name, content)
+
+    def put(self, name: str, content: bytes) -> str:
+        import secrets
+        import time
+
+        self.expire()
+        while len(self.files) >= self.count:
+            del self.files[next(iter(self.files))]
+        key = f"{secrets.token_urlsafe(12)}.{name}"
+        self.files[key] = (time.monotonic() + self.seconds, name, content)
+        return key
+
+    def get(self, key: str) -> tuple[str, bytes] | None:
+        self.expire()
+        found = self.files.get(key)
+        return None if found is None else found[1:]
+
+    def expire(self) -> None:
+        import time
+
+        now = time.monotonic()
+        for key in [k for k, (expiry, _, _) in self.files.items() if expiry <= now]:
+            del self.files[key]
+
+
 @dataclass
 class _Job:
     lines: list[str]
@@ -246,9 +278,8 @@ def create_app(engine: Engine, limits: Limits | None = None, api_keys: frozenset
     info = engine.info()
     src_lang, tgt_lang = info["src_lang"], info["tgt_lang"]
 
-    async def payload(request: Request) -> dict[str, Any] | JSONResponse:
-        """The body as a mapping (JSON, or a form as libretranslatepy sends); read at most ``max_body`` bytes,
-        whether or not the client says how many it sends (413 past it)."""
+    async def read_body(request: Request) -> bytes | JSONResponse:
+        """The body: at most ``max_body`` bytes, whether or not the client says how many it sends (413 past it)."""
         def too_large(size: str) -> JSONResponse:
             return _error(413, f"request body of {size} bytes; at most {max_body:,} ({limits.max_lines} lines of "
                           f"{limits.max_chars} characters)")
@@ -261,6 +292,13 @@ def create_app(engine: Engine, limits: Limits | None = None, api_keys: frozenset
             body += chunk
             if len(body) > max_body:
                 return too_large(f"over {max_body:,}")
+        return bytes(body)
+
+    async def payload(request: Request) -> dict[str, Any] | JSONResponse:
+        """The body as a mapping (JSON, or a form as libretranslatepy sends)."""
+        body = await read_body(request)
+        if isinstance(body, JSONResponse):
+            return body
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
@@ -321,6 +359,65 @@ def create_app(engine: Engine, limits: Limits | None = None, api_keys: frozenset
             found = [(item["text"], from_pharaoh(item.get("alignment", ""))) for item in mine]
             out.append({"text": page.render(found), "warnings": [w for item in mine for w in item["warnings"]]})
         return out
+
+    store = FileStore()
+
+    @app.post("/translate_file")
+    async def translate_file(request: Request) -> Any:  # noqa: ANN401
+        """LibreTranslate's file endpoint: a multipart ``file`` (txt, html/htm, srt, vtt by its extension; any
+        other is plain text), ``source``, ``target``, ``api_key``; answers ``{"translatedFileUrl": ...}``."""
+        from pathlib import Path
+
+        from nmt.attention_maps import from_pharaoh
+        from nmt.documents import asked, decode_utf8, format_of, translate_text
+
+        body = await read_body(request)
+        if isinstance(body, JSONResponse):
+            return body
+        request._body = body  # the form is parsed from the body read (and capped) above
+        try:
+            form = await request.form()
+        except Exception:  # noqa: BLE001
+            return _error(400, "the body is not a multipart form; send the fields file, source and target")
+        if api_keys and form.get("api_key") not in api_keys:
+            return _error(403, "api_key: missing or not one of this server's keys")
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            return _error(400, "file: missing; send the file as the multipart field 'file'")
+        why = libretranslate.unsupported(libretranslate.LibreRequest(
+            q="", source=str(form.get("source", "")), target=str(form.get("target", ""))), src_lang, tgt_lang)
+        if why is not None:
+            return _error(400, why)
+        name = Path(upload.filename or "file.txt").name
+        fmt = format_of(Path(name), None)
+        try:
+            text = decode_utf8(await upload.read(), name)
+            wanted = list(dict.fromkeys(asked(text, fmt, name)))
+        except NmtError as err:
+            return _error(400, str(err))
+        decode, items = engine.settings(), []
+        batcher: Batcher = request.app.state.batcher
+        try:
+            for start in range(0, len(wanted), limits.max_lines):
+                items += await batcher.translate(wanted[start : start + limits.max_lines], (decode, fmt == "html"))
+        except asyncio.QueueFull:
+            return _error(503, f"the server is busy ({limits.queue_size} requests waiting); retry shortly")
+        answers = dict(zip(wanted, items))
+        out = translate_text(text, fmt, lambda lines: [answers[line]["text"] for line in lines],
+                             lambda lines: [(answers[line]["text"], from_pharaoh(answers[line].get("alignment", "")))
+                                            for line in lines], name)
+        key = store.put(name, out.encode("utf-8"))
+        return {"translatedFileUrl": str(request.url_for("download_file", key=key))}
+
+    @app.get("/download_file/{key}", name="download_file")
+    async def download_file(key: str) -> Response:
+        found = store.get(key)
+        if found is None:
+            return _error(404, f"/download_file/{key}: no such file (translated files are kept "
+                          f"{store.seconds / 60:.0f} minutes)")
+        name, content = found
+        return Response(content, media_type="application/octet-stream",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

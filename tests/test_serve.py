@@ -315,3 +315,30 @@ def test_a_page_through_the_model_keeps_its_tags(translator):
         answer = client.post("/translate", json={"q": page, "source": "en", "target": "de", "format": "html"})
     assert answer.status_code == 200, answer.json()
     assert Tags(answer.json()["translatedText"]).found == Tags(page).found
+
+
+def test_translate_file_answers_a_url_to_the_translated_file():
+    """LibreTranslate's /translate_file as its clients send it (multipart, through httpx)."""
+    with TestClient(create_app(ShapeEngine(), Limits(max_lines=2, max_chars=20))) as client:
+        def send(name, content, **fields):
+            return client.post("/translate_file", files={"file": (name, content)},
+                               data={"source": "en", "target": "de", **fields})
+
+        urls = {}
+        for name, content in (("a.txt", b"w1 w2\n\nw3\r\nw4\nw5\n"), ("p.html", b"<p>w1 <b>w2</b></p><pre>w3</pre>"),
+                              ("s.srt", b"1\n00:00:01,000 --> 00:00:02,000\nw1\n")):
+            answer = send(name, content)
+            assert answer.status_code == 200, answer.json()
+            urls[name] = answer.json()["translatedFileUrl"]
+        got = {name: client.get(url) for name, url in urls.items()}
+        assert got["a.txt"].text == "T(w1 w2)\nT()\nT(w3)\r\nT(w4)\nT(w5)\n"  # more lines than a request may have
+        assert got["p.html"].text == "<p>T(w1 <b>w2)</b></p><pre>w3</pre>"
+        assert got["s.srt"].text.startswith("1\n00:00:01,000 --> 00:00:02,000\nT(w1)\n")
+        assert 'filename="p.html"' in got["p.html"].headers["content-disposition"]
+        assert send("big.txt", b"w1 " * 20000).status_code == 413
+        bad = send("x.txt", b"w1 \xff\n")
+        assert bad.status_code == 400 and "x.txt: line 1: not UTF-8" in bad.json()["error"]
+        bad = send("x.srt", b"1\n00:00:01 -> 00:00:02\nw1\n")
+        assert bad.status_code == 400 and "x.srt:1: not a subtitle cue" in bad.json()["error"]
+        assert send("a.txt", b"w1", target="fr").status_code == 400
+        assert client.get("/download_file/nothing.txt").status_code == 404
