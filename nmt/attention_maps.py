@@ -174,16 +174,29 @@ def explain(translator: Translator, lines: list[str], layer: int = ALIGN_LAYER, 
     return explain_hypotheses(translator, translator.search(lines), layer, head)
 
 
+def aligned_translations(translator: Translator, lines: list[str], wanted: list[bool],
+                         ) -> list[tuple[str, list[tuple[int, int]] | None]]:
+    """The best translation of each line, one search for all, with its word alignment where ``wanted``."""
+    only = {i for i, w in enumerate(wanted) if w}
+    return [(e.translation, e.alignment if i in only else None)
+            for i, e in enumerate(explain_hypotheses(translator, translator.search(lines), only=only))]
+
+
 def explain_hypotheses(translator: Translator, found: Searched, layer: int = ALIGN_LAYER, head: int | None = None,
-                       ) -> list[Explanation]:
+                       only: set[int] | None = None) -> list[Explanation]:
     """:func:`explain` for lines already searched (``Translator.search``): the best of each n-best list. A line
-    of several inputs gets each input's maps; its alignment is each input's, shifted by the words before it."""
+    of several inputs gets each input's maps; its alignment is each input's, shifted by the words before it.
+    ``only``: the lines to explain (the others get their translation, no maps, no alignment)."""
     check_layer_head(translator, "cross", layer, head)
     tok, prep = translator.tok, found.prep
     texts = finish(prep, hypotheses_text(tok, found.hyps))
     out, j = [], 0
     for i, seg in enumerate(prep.segs):
         maps, alignment, src_at, tgt_at = [], [], 0, 0
+        if only is not None and i not in only:
+            out.append(Explanation(seg.text, texts[i][0].text, [], []))
+            j += len(seg.pieces())
+            continue
         for piece in seg.pieces():
             ids, nbest = found.src_ids[j], found.hyps[j]
             words = piece.split()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Optional, TypeVar
 
@@ -192,10 +193,9 @@ def translate(
             if text or attention or show_attention or align or n_best > 1 or check:
                 raise NmtError(f"--format {fmt}: a page or subtitle file is translated from --input or stdin, "
                                "with translations only; drop the text arguments/--attention/--align/--n-best/--check")
-            from nmt.attention_maps import explain
+            from nmt.attention_maps import aligned_translations
 
-            translate_document(translator, input, output, fmt,
-                               lambda lines: [(e.translation, e.alignment) for e in explain(translator, lines)])
+            translate_document(translator, input, output, fmt, partial(aligned_translations, translator))
             return
         if attention or show_attention or align:
             from nmt.attention_maps import check_layer_head, explain

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from nmt.errors import NmtError
 from nmt.files import atomic_write_text
-from nmt.markup import Pairs
+from nmt.markup import Translate
 
 FORMATS = ("txt", "html", "srt", "vtt")
 EXTENSIONS = {".html": "html", ".htm": "html", ".srt": "srt", ".vtt": "vtt"}  # any other: plain text
@@ -27,14 +27,15 @@ def format_of(path: Path | None, chosen: str | None) -> str:
 
 
 def translate_text(text: str, fmt: str, translate: Callable[[list[str]], list[str]],
-                   align: Callable[[list[str]], list[tuple[str, Pairs]]] | None = None, name: str = "<text>") -> str:
+                   align: Translate | None = None, name: str = "<text>") -> str:
     """``text`` in format ``fmt`` translated: a page (html), subtitles (srt, vtt) or lines (txt); ``align``:
-    translations with word alignments, which place a page's inline markup; ``name`` names the text in errors."""
+    translations with word alignments where asked, which place a page's inline markup (None: ``translate``, the
+    markup placed by word position); ``name`` names the text in errors."""
     from nmt.markup import translate_html
     from nmt.subtitles import translate_srt, translate_vtt
 
     if fmt == "html":
-        return translate_html(text, translate, align)
+        return translate_html(text, align or (lambda texts, _: [(t, None) for t in translate(texts)]))
     if fmt in ("srt", "vtt"):
         return (translate_srt if fmt == "srt" else translate_vtt)(text, translate, name)
     return "".join(line + end for line, end in zip(translate(text.splitlines()), _line_ends(text)))
@@ -49,7 +50,7 @@ def asked(text: str, fmt: str, name: str = "<text>") -> list[str]:
     translates them its own way, then calls :func:`translate_text` with the answers)."""
     found: list[str] = []
     translate_text(text, fmt, lambda lines: found.extend(lines) or list(lines),
-                   lambda lines: found.extend(lines) or [(line, []) for line in lines], name)
+                   lambda lines, _: found.extend(lines) or [(line, None) for line in lines], name)
     return found
 
 
@@ -62,7 +63,7 @@ def decode_utf8(raw: bytes, name: str) -> str:
 
 
 def translate_document(translate: Callable[[list[str]], list[str]], path: Path | None, output: Path | None,
-                       fmt: str, align: Callable[[list[str]], list[tuple[str, Pairs]]] | None = None) -> None:
+                       fmt: str, align: Translate | None = None) -> None:
     """A page or subtitle file (``fmt`` html, srt or vtt; ``path`` None: stdin) translated into ``output`` (None:
     stdout), as :func:`translate_text` does."""
     name = "stdin" if path is None else str(path)

@@ -40,6 +40,7 @@ LETTER = re.compile(r"[^\W\d_]")
 
 Pairs = list[tuple[int, int]]  # (source word, target word), 0-based over whitespace-separated words
 Aligned = tuple[str, Pairs | None]  # a translation and, for a block with inline elements, its word alignment
+Translate = Callable[[list[str], list[bool]], Sequence[Aligned]]  # texts, and which need their alignments
 
 
 @dataclass
@@ -78,6 +79,7 @@ class Item:
     close: str = ""
     parent: int | None = None  # the enclosing element's index among the block's items
     opaque: bool = False
+    spaced: bool = False  # no text of its own, with spaces on both sides ("the <img> button"): kept so
 
 
 @dataclass
@@ -106,6 +108,9 @@ class Block:
         if not self.parts and not self.items:
             self.lead += decoded[: len(decoded) - len(decoded.lstrip(" \t\n\r\f"))]
         text = SPACE.sub(" ", decoded)
+        if text.startswith(" ") and self.at and self.parts[-1].endswith(" "):
+            for item in self.items:
+                item.spaced = item.spaced or item.start == item.end == self.at
         if text.startswith(" ") and (not self.at or self.parts[-1].endswith(" ")):
             text = text[1:]
         if text:
@@ -278,7 +283,6 @@ def parse(page: str) -> Page:
         if kind == "text":
             block.raw.append(raw)
             block.add_text(unescape(raw))
-            continue
         elif starts and (tag in VERBATIM or (tag not in INLINE and _not_translated(attrs))):
             end_block()
             parts.append(raw)
@@ -441,6 +445,8 @@ def render_block(block: Block, translation: str, pairs: Pairs | None, texts: Seq
             else:
                 emit(k, start, end)
                 out.append(item.close)
+            if item.spaced and start == end and start < n and start not in taken:
+                out.append(" ")
             at = max(at, end)
         run(at, hi)
 
@@ -449,20 +455,8 @@ def render_block(block: Block, translation: str, pairs: Pairs | None, texts: Seq
     return block.lead + "".join(out) + block.trail
 
 
-def translate_html(page: str, translate: Callable[[list[str]], list[str]],
-                   align: Callable[[list[str]], list[tuple[str, Pairs]]] | None = None) -> str:
-    """``page`` translated with its markup: ``translate`` gives the translations of texts without inline markup,
-    ``align`` those of blocks with it, with their word alignments (None: ``translate``, markup placed by word
-    position)."""
+def translate_html(page: str, translate: Translate) -> str:
+    """``page`` translated with its markup: ``translate(texts, wanted)`` gives each text's translation and, where
+    ``wanted`` (a block with inline markup), its word alignment (None: the markup is placed by word position)."""
     parsed = parse(page)
-    wanted = parsed.aligned() if align is not None else [False] * len(parsed.texts)
-    found: list[Aligned] = [("", None)] * len(parsed.texts)
-    plain = [i for i, w in enumerate(wanted) if not w]
-    with_pairs = [i for i, w in enumerate(wanted) if w]
-    if plain:
-        for i, text in zip(plain, translate([parsed.texts[i] for i in plain])):
-            found[i] = (text, None)
-    if with_pairs and align is not None:
-        for i, (text, pairs) in zip(with_pairs, align([parsed.texts[i] for i in with_pairs])):
-            found[i] = (text, pairs)
-    return parsed.render(found)
+    return parsed.render(translate(parsed.texts, parsed.aligned()) if parsed.texts else [])

@@ -404,8 +404,9 @@ def create_app(engine: Engine, limits: Limits | None = None, api_keys: frozenset
             return _error(503, f"the server is busy ({limits.queue_size} requests waiting); retry shortly")
         answers = dict(zip(wanted, items))
         out = translate_text(text, fmt, lambda lines: [answers[line]["text"] for line in lines],
-                             lambda lines: [(answers[line]["text"], from_pharaoh(answers[line].get("alignment", "")))
-                                            for line in lines], name)
+                             lambda lines, _: [(answers[line]["text"],
+                                               from_pharaoh(answers[line].get("alignment", ""))) for line in lines],
+                             name)
         key = store.put(name, out.encode("utf-8"))
         return {"translatedFileUrl": str(request.url_for("download_file", key=key))}
 

@@ -119,3 +119,19 @@ def test_nmt_translate_picks_the_subtitle_format_by_extension_and_writes_the_fil
     source.write_text("1\n00:00:01,000 --> 00:00:0x,000\nw1\n", encoding="utf-8")
     bad = CliRunner().invoke(app, ["translate", "--run", str(synth_run), "-i", str(source), "-o", str(out)])
     assert bad.exit_code == 2 and "talk.srt:2: not a subtitle timing line" in bad.stderr
+
+
+def test_the_subtitle_files_of_the_page_set_keep_every_timing_and_cue():
+    """tests/pages: three subtitle files (.srt with tags, .vtt with voices and a note, a CRLF .srt)."""
+    from pathlib import Path
+
+    files = sorted((Path(__file__).parent / "pages").glob("*.[sv][rt][tt]"))
+    assert len(files) >= 3
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        translate = translate_srt if path.suffix == ".srt" else translate_vtt
+        out = translate(text, lambda lines: [x.upper() for x in lines])
+        timings = [line for line in text.splitlines() if "-->" in line]
+        assert [line for line in out.splitlines() if "-->" in line] == timings, path.name
+        assert sorted(TAG.findall(out)) == sorted(TAG.findall(text)), path.name
+        assert ("\r\n" in out) == ("\r\n" in text), path.name
