@@ -334,8 +334,8 @@ def _pieces(text: str) -> list[tuple[int, int, int, int]]:
     0), its core (1), its trailing punctuation (2); a tag may end between "here" and "."."""
     out = []
     for w, m in enumerate(WORD.finditer(text)):
-        lead, core, trail = EDGES.match(m.group()).span(1), EDGES.match(m.group()).span(2), \
-            EDGES.match(m.group()).span(3)
+        edges = EDGES.match(m.group())
+        lead, core, trail = edges.span(1), edges.span(2), edges.span(3)
         if core[0] == core[1]:  # punctuation only: one piece
             lead, core, trail = (0, 0), (0, len(m.group())), (len(m.group()),) * 2
         out += [(m.start() + a, m.start() + b, w, kind) for kind, (a, b) in enumerate((lead, core, trail)) if b > a]

@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import secrets
+import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -146,9 +148,6 @@ class FileStore:
         self.files: dict[str, tuple[float, str, bytes]] = {}  # key -> (expiry, file name, content)
 
     def put(self, name: str, content: bytes) -> str:
-        import secrets
-        import time
-
         self.expire()
         while len(self.files) >= self.count:
             del self.files[next(iter(self.files))]
@@ -162,8 +161,6 @@ class FileStore:
         return None if found is None else found[1:]
 
     def expire(self) -> None:
-        import time
-
         now = time.monotonic()
         for key in [k for k, (expiry, _, _) in self.files.items() if expiry <= now]:
             del self.files[key]
@@ -342,12 +339,16 @@ def create_app(engine: Engine, limits: Limits | None = None, api_keys: frozenset
             item["warnings"] = check(line, item["text"], src_lang, tgt_lang)
         return items
 
+    def aligned(item: dict) -> tuple[str, list[tuple[int, int]]]:
+        """An item searched with ``alignment`` as nmt/markup.py takes it: its text and word pairs."""
+        from nmt.attention_maps import from_pharaoh
+
+        return item["text"], from_pharaoh(item.get("alignment", ""))
+
     async def run_pages(request: Request, field: str, pages: list[str], changes: dict[str, Any],
                         ) -> list[dict] | JSONResponse:
         """Per page ``{"text", "warnings"}``: the page translated with its markup (nmt/markup.py), its texts
         searched with their word alignments, which place the inline tags."""
-        from nmt.attention_maps import from_pharaoh
-
         parsed = [parse(page) for page in pages]
         lines = [text for page in parsed for text in page.texts]
         items = await run(request, field, lines, changes, alignment=True) if lines else []
@@ -356,8 +357,8 @@ def create_app(engine: Engine, limits: Limits | None = None, api_keys: frozenset
         out, at = [], 0
         for page in parsed:
             mine, at = items[at : at + len(page.texts)], at + len(page.texts)
-            found = [(item["text"], from_pharaoh(item.get("alignment", ""))) for item in mine]
-            out.append({"text": page.render(found), "warnings": [w for item in mine for w in item["warnings"]]})
+            out.append({"text": page.render([aligned(item) for item in mine]),
+                        "warnings": [w for item in mine for w in item["warnings"]]})
         return out
 
     store = FileStore()
@@ -368,7 +369,6 @@ def create_app(engine: Engine, limits: Limits | None = None, api_keys: frozenset
         other is plain text), ``source``, ``target``, ``api_key``; answers ``{"translatedFileUrl": ...}``."""
         from pathlib import Path
 
-        from nmt.attention_maps import from_pharaoh
         from nmt.documents import asked, decode_utf8, format_of, translate_text
 
         body = await read_body(request)
@@ -392,21 +392,19 @@ def create_app(engine: Engine, limits: Limits | None = None, api_keys: frozenset
         fmt = format_of(Path(name), None)
         try:
             text = decode_utf8(await upload.read(), name)
-            wanted = list(dict.fromkeys(asked(text, fmt, name)))
+            needed = list(dict.fromkeys(asked(text, fmt, name)))  # each text the model must read, once
         except NmtError as err:
             return _error(400, str(err))
         decode, items = engine.settings(), []
         batcher: Batcher = request.app.state.batcher
         try:
-            for start in range(0, len(wanted), limits.max_lines):
-                items += await batcher.translate(wanted[start : start + limits.max_lines], (decode, fmt == "html"))
+            for start in range(0, len(needed), limits.max_lines):
+                items += await batcher.translate(needed[start : start + limits.max_lines], (decode, fmt == "html"))
         except asyncio.QueueFull:
             return _error(503, f"the server is busy ({limits.queue_size} requests waiting); retry shortly")
-        answers = dict(zip(wanted, items))
+        answers = dict(zip(needed, items))
         out = translate_text(text, fmt, lambda lines: [answers[line]["text"] for line in lines],
-                             lambda lines, _: [(answers[line]["text"],
-                                               from_pharaoh(answers[line].get("alignment", ""))) for line in lines],
-                             name)
+                             lambda lines, _: [aligned(answers[line]) for line in lines], name)
         key = store.put(name, out.encode("utf-8"))
         return {"translatedFileUrl": str(request.url_for("download_file", key=key))}
 
