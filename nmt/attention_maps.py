@@ -10,13 +10,14 @@ Cross-attention rows are the output tokens being predicted (``</s>`` last) and i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import torch
 from torch import Tensor
 
-from nmt.constants import BOS, EOS
+from nmt.constants import BOS, EOS, PAD_ID
 from nmt.errors import NmtError
 from nmt.model import Transformer
 from nmt.realtext import finish
@@ -64,20 +65,51 @@ class AttentionMaps:
         return per_layer[head]
 
 
+ALIGN_BATCH_TOKENS = 4096  # source + output tokens per teacher-forced pass when many pairs are explained
+
+
 @torch.no_grad()
-def attention_weights(model: Transformer, src_ids: list[int], out_ids: list[int]) -> tuple[Tensor, Tensor, Tensor]:
-    """(encoder, masked, cross) weights for source ``src_ids`` (ending with </s>) and output ``out_ids``
-    (without <s>/</s>), from one teacher-forced pass. Shapes: (L, H, S, S), (L, H, T, T), (L, H, T, S)."""
+def attention_weights_batch(model: Transformer, pairs: Sequence[tuple[list[int], list[int]]],
+                            ) -> list[tuple[Tensor, Tensor, Tensor]]:
+    """:func:`attention_weights` of many (source ids, output ids) pairs, padded into few passes. Padding cannot
+    change a pair's weights: padded source columns are masked, padded target rows come after the real ones and
+    the decoder is causal; each pair's weights are cut back to its own rows and columns."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    src = torch.tensor([src_ids], device=device)
-    tgt_in = torch.tensor([[model.start_id, *out_ids]], device=device)  # predicts out_ids + </s>
-    with model.record_attention() as weights:
-        model(src, tgt_in)
-        encoder, masked, cross = (w[:, 0].cpu() for w in weights())  # the one sentence: (L, H, rows, columns)
+    out: list[tuple[Tensor, Tensor, Tensor] | None] = [None] * len(pairs)
+    order = sorted(range(len(pairs)), key=lambda i: (len(pairs[i][0]), len(pairs[i][1])))
+    chunks, chunk, widest = [], [], 0
+    for i in order:
+        size = len(pairs[i][0]) + len(pairs[i][1]) + 1
+        if chunk and max(widest, size) * (len(chunk) + 1) > ALIGN_BATCH_TOKENS:
+            chunks.append(chunk)
+            chunk, widest = [], 0
+        chunk.append(i)
+        widest = max(widest, size)
+    chunks += [chunk] if chunk else []
+    for chunk in chunks:
+        srcs = [pairs[i][0] for i in chunk]
+        tgts = [[model.start_id, *pairs[i][1]] for i in chunk]  # predicts the output + </s>
+        src = torch.full((len(chunk), max(map(len, srcs))), PAD_ID, device=device)  # (B, S)
+        tgt_in = torch.full((len(chunk), max(map(len, tgts))), PAD_ID, device=device)  # (B, T)
+        for b, (s, t) in enumerate(zip(srcs, tgts)):
+            src[b, :len(s)] = torch.tensor(s)
+            tgt_in[b, :len(t)] = torch.tensor(t)
+        with model.record_attention() as weights:
+            model(src, tgt_in)
+            encoder, masked, cross = (w.cpu() for w in weights())  # (L, B, H, rows, columns)
+        for b, (i, s, t) in enumerate(zip(chunk, srcs, tgts)):
+            n, m = len(s), len(t)
+            out[i] = (encoder[:, b, :, :n, :n], masked[:, b, :, :m, :m], cross[:, b, :, :m, :n])
     model.train(was_training)
-    return encoder, masked, cross
+    return out  # type: ignore[return-value]
+
+
+def attention_weights(model: Transformer, src_ids: list[int], out_ids: list[int]) -> tuple[Tensor, Tensor, Tensor]:
+    """(encoder, masked, cross) weights for source ``src_ids`` (ending with </s>) and output ``out_ids``
+    (without <s>/</s>), from one teacher-forced pass. Shapes: (L, H, S, S), (L, H, T, T), (L, H, T, S)."""
+    return attention_weights_batch(model, [(src_ids, out_ids)])[0]
 
 
 def token_alignment(cross: Tensor) -> list[tuple[int, int]]:
@@ -109,16 +141,16 @@ def word_alignment(cross: Tensor, src_pieces: list[str], tgt_pieces: list[str]) 
     n_tgt = max((w for w in tgt_w if w is not None), default=-1) + 1
     if not n_src or not n_tgt:
         return []
-    scores = torch.zeros(n_tgt, n_src)
-    counts = torch.zeros(n_tgt, 1)
-    for t, wt in enumerate(tgt_w):
-        if wt is None:
-            continue
-        counts[wt] += 1
-        for s, ws in enumerate(src_w):
-            if ws is not None:
-                scores[wt, ws] += float(cross[t, s])
-    best = (scores / counts.clamp(min=1)).argmax(dim=1)
+    src_words = torch.zeros(len(src_w), n_src)  # (S, source words): piece -> its word, </s> in none
+    tgt_words = torch.zeros(len(tgt_w), n_tgt)  # (T, target words)
+    for piece, word in enumerate(src_w):
+        if word is not None:
+            src_words[piece, word] = 1.0
+    for piece, word in enumerate(tgt_w):
+        if word is not None:
+            tgt_words[piece, word] = 1.0
+    scores = tgt_words.T @ cross[:len(tgt_w), :len(src_w)].float() @ src_words  # (target words, source words)
+    best = (scores / tgt_words.sum(dim=0)[:, None].clamp(min=1)).argmax(dim=1)
     return [(int(s), t) for t, s in enumerate(best.tolist())]
 
 
@@ -130,12 +162,6 @@ def pharaoh(pairs: list[tuple[int, int]]) -> str:
 def from_pharaoh(text: str) -> list[tuple[int, int]]:
     """:func:`pharaoh`'s pairs read back."""
     return [(int(s), int(t)) for s, t in (pair.split("-") for pair in text.split())]
-
-
-def explain_ids(model: Transformer, src_ids: list[int], out_ids: list[int], src_tokens: list[str],
-                tgt_tokens: list[str]) -> AttentionMaps:
-    encoder, masked, cross = attention_weights(model, src_ids, out_ids)
-    return AttentionMaps(src_tokens, tgt_tokens + [EOS], encoder, masked, cross)
 
 
 @dataclass
@@ -190,25 +216,30 @@ def explain_hypotheses(translator: Translator, found: Searched, layer: int = ALI
     check_layer_head(translator, "cross", layer, head)
     tok, prep = translator.tok, found.prep
     texts = finish(prep, hypotheses_text(tok, found.hyps))
-    out, j = [], 0
+    starts = [0]  # the first model input of each line
+    for seg in prep.segs:
+        starts.append(starts[-1] + len(seg.pieces()))
+    wanted = [j for i in range(len(prep.segs)) if only is None or i in only
+              for j in range(starts[i], starts[i + 1]) if found.hyps[j]]
+    weights = dict(zip(wanted, attention_weights_batch(
+        translator.model, [(found.src_ids[j], found.hyps[j][0].tokens) for j in wanted])))
+    out = []
     for i, seg in enumerate(prep.segs):
-        maps, alignment, src_at, tgt_at = [], [], 0, 0
         if only is not None and i not in only:
             out.append(Explanation(seg.text, texts[i][0].text, [], []))
-            j += len(seg.pieces())
             continue
-        for piece in seg.pieces():
+        maps, alignment, src_at, tgt_at = [], [], 0, 0
+        for j, piece in enumerate(seg.pieces(), start=starts[i]):
             ids, nbest = found.src_ids[j], found.hyps[j]
             words = piece.split()
             translated = prep.masks[j].restore(tok.decode_tgt([nbest[0].tokens])[0])[0] if nbest else piece
             if nbest:
-                m = explain_ids(translator.model, ids, nbest[0].tokens, tok.src_pieces(ids),
-                                tok.tgt_pieces(nbest[0].tokens))
+                m = AttentionMaps(tok.src_pieces(ids), tok.tgt_pieces(nbest[0].tokens) + [EOS], *weights[j])
                 maps.append(m)
                 alignment += [(s + src_at, t + tgt_at) for s, t in
                               word_alignment(m.matrix("cross", layer, head), m.src_tokens, m.tgt_tokens)]
             else:  # copied as it is: word k to word k
                 alignment += [(k + src_at, k + tgt_at) for k in range(len(words))]
-            src_at, tgt_at, j = src_at + len(words), tgt_at + len(translated.split()), j + 1
+            src_at, tgt_at = src_at + len(words), tgt_at + len(translated.split())
         out.append(Explanation(seg.text, texts[i][0].text, maps, alignment))
     return out

@@ -1,17 +1,22 @@
 """Documents above translation: a file's format (plain text, HTML, .srt, .vtt) picks how its text reaches the
-translator and how the translations are put back. Plain text streams line by line (nmt/stream.py); a page or a
-subtitle file is read whole, translated block by block (nmt/markup.py) or cue by cue (nmt/subtitles.py) and
-written atomically."""
+translator and how the translations are put back. Plain text streams line by line (nmt/stream.py), a page stretch
+by stretch of blocks (nmt/markup.py); a subtitle file is read whole and translated cue by cue (nmt/subtitles.py).
+Files are written atomically."""
 
 from __future__ import annotations
 
+import codecs
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from pathlib import Path
+from typing import IO, BinaryIO
 
 from nmt.errors import NmtError
-from nmt.files import atomic_write_text
+from nmt.files import atomic_write
 from nmt.markup import Translate
+from nmt.stream import not_utf8, progress_bar
 
 FORMATS = ("txt", "html", "srt", "vtt")
 EXTENSIONS = {".html": "html", ".htm": "html", ".srt": "srt", ".vtt": "vtt"}  # any other: plain text
@@ -35,7 +40,7 @@ def translate_text(text: str, fmt: str, translate: Callable[[list[str]], list[st
     from nmt.subtitles import translate_srt, translate_vtt
 
     if fmt == "html":
-        return translate_html(text, align or (lambda texts, _: [(t, None) for t in translate(texts)]))
+        return translate_html(text, align or _unaligned(translate))
     if fmt in ("srt", "vtt"):
         return (translate_srt if fmt == "srt" else translate_vtt)(text, translate, name)
     return "".join(line + end for line, end in zip(translate(text.splitlines()), _line_ends(text)))
@@ -58,20 +63,78 @@ def decode_utf8(raw: bytes, name: str) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as err:
-        line = raw.count(b"\n", 0, err.start) + 1
-        raise NmtError(f"{name}: line {line}: not UTF-8 text; convert it (e.g. with iconv)") from None
+        raise not_utf8(name, raw.count(b"\n", 0, err.start) + 1) from None
+
+
+READ_BYTES = 1 << 20  # a page is read and decoded this many bytes at a time
+CUE_TEXTS = 256  # subtitle texts translated between two updates of the progress bar
+
+
+def read_pieces(handle: BinaryIO, name: str, advance: Callable[[int], object]) -> Iterator[str]:
+    """The text of ``handle``, decoded a piece at a time (``advance`` is told the bytes read); a byte that is not
+    UTF-8 is a one-line error naming its line."""
+    decoder, lines = codecs.getincrementaldecoder("utf-8")(), 0
+    while True:
+        raw = handle.read(READ_BYTES)
+        try:
+            piece = decoder.decode(raw, final=not raw)
+        except UnicodeDecodeError as err:
+            raise not_utf8(name, lines + raw.count(b"\n", 0, max(err.start, 0)) + 1) from None
+        lines += raw.count(b"\n")
+        advance(len(raw))
+        yield piece
+        if not raw:
+            return
 
 
 def translate_document(translate: Callable[[list[str]], list[str]], path: Path | None, output: Path | None,
                        fmt: str, align: Translate | None = None) -> None:
     """A page or subtitle file (``fmt`` html, srt or vtt; ``path`` None: stdin) translated into ``output`` (None:
-    stdout), as :func:`translate_text` does."""
+    stdout; a file is written through a temporary one, renamed when done), as :func:`translate_text` does, with a
+    progress bar on a terminal. A page streams: read, translated and written a stretch of blocks at a time
+    (nmt/markup.py), so only that stretch is held; a subtitle file is read whole."""
+    from nmt.markup import translate_html_stream
+
     name = "stdin" if path is None else str(path)
     if path is not None and not path.is_file():
         raise NmtError(f"{path}: input file not found")
-    raw = sys.stdin.buffer.read() if path is None else path.read_bytes()
-    out = translate_text(decode_utf8(raw, name), fmt, translate, align, name)
+    if output is not None and output.is_dir():
+        raise NmtError(f"{output}: is a folder; give --output a file name")
+    size = path.stat().st_size if path is not None else None
+    unit = "bytes" if fmt == "html" else "texts"
+
+    def write(out: IO[str]) -> None:
+        with (progress_bar(size if fmt == "html" else None, output is None and sys.stdout.isatty(), unit) as bar,
+              (nullcontext(sys.stdin.buffer) if path is None else path.open("rb")) as handle):
+            task = bar.add_task("translate", total=size if fmt == "html" else None, rate="-")
+            if fmt == "html":
+                pieces = read_pieces(handle, name, lambda n: bar.advance(task, n))
+                for done in translate_html_stream(pieces, align or _unaligned(translate)):
+                    out.write(done)
+                return
+            start = time.perf_counter()
+
+            def counted(texts: list[str]) -> list[str]:  # translated CUE_TEXTS at a time, the bar told
+                bar.update(task, total=len(texts))
+                found: list[str] = []
+                for at in range(0, len(texts), CUE_TEXTS):
+                    found += translate(texts[at : at + CUE_TEXTS])
+                    bar.update(task, completed=len(found), rate=f"{len(found) / (time.perf_counter() - start):,.1f}")
+                return found
+
+            out.write(translate_text(decode_utf8(handle.read(), name), fmt, counted, name=name))
+
     if output is None:
-        sys.stdout.write(out)
+        write(sys.stdout)
     else:
-        atomic_write_text(output, out)
+        atomic_write(output, lambda tmp: _with_open(tmp, write))
+
+
+def _with_open(path: Path, write: Callable[[IO[str]], None]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        write(handle)
+
+
+def _unaligned(translate: Callable[[list[str]], list[str]]) -> Translate:
+    """Translations without word alignments: a page's markup placed by word position."""
+    return lambda texts, _: [(t, None) for t in translate(texts)]

@@ -23,7 +23,7 @@ tags, ``<`` in text) and tells where each construct starts, so the raw text of e
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from html import escape, unescape
 from html.parser import HTMLParser
@@ -133,17 +133,47 @@ class Block:
         self.open.clear()
 
 
-class _Scanner(HTMLParser):
-    """html.parser's events, each with the offset in the page where it starts."""
+Event = tuple[str, str, list[tuple[str, str | None]], str]  # kind, tag, attributes, raw text as written
 
-    def __init__(self, page: str) -> None:
+
+class _Scanner(HTMLParser):
+    """html.parser's events, each with the offset in the page where it starts, for a page given in pieces: only
+    the text from the oldest event not yet given out is held."""
+
+    def __init__(self) -> None:
         super().__init__(convert_charrefs=False)
-        self.line_starts = [0] + [m.end() for m in re.finditer("\n", page)]
-        self.events: list[tuple[str, str, list[tuple[str, str | None]], int]] = []
+        self.held, self.base = "", 0  # the page from offset ``base`` on
+        self.line_starts, self.first_line = [0], 1  # offsets of lines first_line, first_line + 1, ...
+        self.found: list[tuple[str, str, list, int]] = []  # (kind, tag, attributes, start offset)
+
+    def push(self, piece: str, last: bool = False) -> list[Event]:
+        """Feed the next ``piece`` of the page; the events whose raw text is now complete (``last``: all)."""
+        end = self.base + len(self.held)
+        self.line_starts += [end + m.end() for m in re.finditer("\n", piece)]
+        self.held += piece
+        self.feed(piece)
+        if last:
+            self.close()
+        if self.found and self.found[0][3] > self.base:  # text html.parser gave no event (none seen so far)
+            self.found.insert(0, ("text", "", [], self.base))
+        done = self.found if last else self.found[:-1]
+        ends = [start for *_, start in self.found[1:]] + [self.base + len(self.held)]
+        out = [(kind, tag, attrs, self.held[start - self.base : end - self.base])
+               for (kind, tag, attrs, start), end in zip(done, ends)]
+        if not self.found and last and self.held:
+            out = [("text", "", [], self.held)]
+        keep = len(self.held) if last else (self.found[-1][3] - self.base if self.found else 0)
+        self.held, self.base, self.found = self.held[keep:], self.base + keep, self.found[len(done):]
+        return out
 
     def _add(self, kind: str, tag: str = "", attrs: list | None = None) -> None:
         line, column = self.getpos()
-        self.events.append((kind, tag, attrs or [], self.line_starts[line - 1] + column))
+        if line - self.first_line > 4096:  # lines before the current one are not needed again
+            del self.line_starts[: line - self.first_line]
+            self.first_line = line
+        if kind == "text" and self.found and self.found[-1][0] == "text":
+            return  # one run of text, however html.parser cut it (entities, the pieces fed)
+        self.found.append((kind, tag, attrs or [], self.line_starts[line - self.first_line] + column))
 
     def handle_starttag(self, tag: str, attrs: list) -> None:
         self._add("start", tag, attrs)
@@ -168,16 +198,13 @@ class _Scanner(HTMLParser):
     handle_pi = unknown_decl = handle_decl
 
 
-def events(page: str) -> list[tuple[str, str, list, str]]:
-    """(kind, tag, attributes, raw text) of each construct of ``page``; the raw texts joined are ``page``."""
-    scanner = _Scanner(page)
-    scanner.feed(page)
-    scanner.close()
-    found = scanner.events
-    if not found or found[0][3] > 0:
-        found.insert(0, ("text", "", [], 0))
-    ends = [start for *_, start in found[1:]] + [len(page)]
-    return [(kind, tag, attrs, page[start:end]) for (kind, tag, attrs, start), end in zip(found, ends)]
+def events(pieces: Iterable[str]) -> Iterator[Event]:
+    """(kind, tag, attributes, raw text) of each construct of the page given as ``pieces``; the raw texts joined
+    are the page. A run of text is one event."""
+    scanner = _Scanner()
+    for piece in pieces:
+        yield from scanner.push(piece)
+    yield from scanner.push("", last=True)
 
 
 def _not_translated(attrs: list[tuple[str, str | None]]) -> bool:
@@ -187,23 +214,25 @@ def _not_translated(attrs: list[tuple[str, str | None]]) -> bool:
 
 @dataclass
 class Page:
-    """A parsed page: its parts in order (markup as written, start tags with translatable attributes, blocks)
-    and the texts the model reads (each block's ``texts[block.index]``, and the attribute values)."""
+    """A parsed page, or a stretch of one: its parts in order (markup as written, start tags with translatable
+    attributes, blocks) and the texts the model reads (each block's ``texts[block.index - first]``, and the
+    attribute values); ``first``: the page-wide index of ``texts[0]``."""
 
     parts: list[str | Tag | Block]
     texts: list[str]
+    first: int = 0
 
     def aligned(self) -> list[bool]:
         """Per text, whether its translation needs the word alignment (a block with inline markup)."""
         wanted = [False] * len(self.texts)
         for part in self.parts:
             if isinstance(part, Block) and part.index >= 0 and part.items:
-                wanted[part.index] = True
+                wanted[part.index - self.first] = True
         return wanted
 
     def render(self, found: Sequence[Aligned]) -> str:
         """The page with each text replaced by its translation (``found[i]`` for ``texts[i]``)."""
-        texts = [text for text, _ in found]
+        texts = _Shifted([text for text, _ in found], self.first)
         out = []
         for part in self.parts:
             if not isinstance(part, Block):
@@ -211,14 +240,40 @@ class Page:
             elif part.index < 0:
                 out += [_as_written(p, texts) for p in part.raw]
             else:
-                out.append(render_block(part, *found[part.index], texts))
+                out.append(render_block(part, *found[part.index - self.first], texts))
         return "".join(out)
+
+
+@dataclass
+class _Shifted(Sequence[str]):
+    """Texts by their page-wide index."""
+
+    texts: list[str]
+    first: int
+
+    def __getitem__(self, index):  # type: ignore[override]
+        return self.texts[index - self.first]
+
+    def __len__(self) -> int:
+        return self.first + len(self.texts)
+
+
+PAGE_TEXTS = 256  # texts a stretch of a page gathers before it is translated (memory stays bounded)
 
 
 def parse(page: str) -> Page:
     """``page`` as blocks of text with their inline markup, and the markup between them as written."""
+    stretches = list(parse_stream([page], texts_per_stretch=None))
+    return Page([part for p in stretches for part in p.parts], [text for p in stretches for text in p.texts])
+
+
+def parse_stream(pieces: Iterable[str], texts_per_stretch: int | None) -> Iterator[Page]:
+    """The page given as ``pieces``, parsed as it is read: a :class:`Page` of consecutive parts whenever
+    ``texts_per_stretch`` texts are settled (None: one at the end). Only the stretch being gathered is held, and
+    the block being read."""
     parts: list[str | Tag | Block] = []
     texts: list[str] = []
+    first = 0  # page-wide index of texts[0]
     block = Block()
     skip: list[str] = []  # the elements open inside a verbatim one (<script>, <pre>, translate="no" blocks)
     opaque: Item | None = None  # inline markup kept as written, being collected
@@ -232,7 +287,7 @@ def parse(page: str) -> Page:
             text = unescape(value[1:-1] if quote else value)
             if m.group(1).lower() in ATTRIBUTES and LETTER.search(text):
                 texts.append(text)
-                values.append((m.start(3), m.end(3), quote, len(texts) - 1))
+                values.append((m.start(3), m.end(3), quote, first + len(texts) - 1))
         return Tag(raw, values) if values else raw
 
     def end_block() -> None:
@@ -244,7 +299,7 @@ def parse(page: str) -> Page:
                 item.start, item.end = min(item.start, len(block.text)), min(item.end, len(block.text))
             if LETTER.search(block.text):
                 texts.append(block.text)
-                block.index = len(texts) - 1
+                block.index = first + len(texts) - 1
             parts.append(block)
         block = Block()
 
@@ -258,7 +313,18 @@ def parse(page: str) -> Page:
         block.add_item(opaque)
         opaque = None
 
-    for kind, tag, attrs, raw in events(page):
+    def stretch() -> Page:
+        """The parts done so far and their texts (the block being read keeps those of its attributes)."""
+        nonlocal parts, texts, first
+        pending = sum(len(p.values) for p in block.raw if isinstance(p, Tag))
+        settled = len(texts) - pending
+        out = Page(parts, texts[:settled], first)
+        parts, texts, first = [], texts[settled:], first + settled
+        return out
+
+    for kind, tag, attrs, raw in events(pieces):
+        if texts_per_stretch is not None and len(texts) >= texts_per_stretch and parts:
+            yield stretch()
         starts = kind in ("start", "void")
         if skip:  # inside <script>, <pre>, ...: as written until it ends
             parts.append(raw)
@@ -318,7 +384,7 @@ def parse(page: str) -> Page:
     if opaque is not None:
         end_opaque()
     end_block()
-    return Page(parts, texts)
+    yield stretch()
 
 
 def _escape(text: str) -> str:
@@ -458,5 +524,11 @@ def render_block(block: Block, translation: str, pairs: Pairs | None, texts: Seq
 def translate_html(page: str, translate: Translate) -> str:
     """``page`` translated with its markup: ``translate(texts, wanted)`` gives each text's translation and, where
     ``wanted`` (a block with inline markup), its word alignment (None: the markup is placed by word position)."""
-    parsed = parse(page)
-    return parsed.render(translate(parsed.texts, parsed.aligned()) if parsed.texts else [])
+    return "".join(translate_html_stream([page], translate))
+
+
+def translate_html_stream(pieces: Iterable[str], translate: Translate) -> Iterator[str]:
+    """:func:`translate_html` of the page given as ``pieces``, read, translated and given out a stretch of
+    PAGE_TEXTS texts at a time: a page of any size in bounded memory (but for one block larger than that)."""
+    for stretch in parse_stream(pieces, PAGE_TEXTS):
+        yield stretch.render(translate(stretch.texts, stretch.aligned()) if stretch.texts else [])

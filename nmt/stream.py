@@ -16,7 +16,16 @@ from pathlib import Path
 from typing import IO
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 
 from nmt.errors import NmtError
 from nmt.files import atomic_write
@@ -77,7 +86,7 @@ def _decoded(path: Path | None) -> Iterator[str]:
             try:
                 yield line.decode("utf-8").rstrip("\r")
             except UnicodeDecodeError:
-                raise NmtError(f"{name}: line {number}: not UTF-8 text; convert it (e.g. with iconv)") from None
+                raise not_utf8(name, number) from None
     finally:
         if path is not None:
             handle.close()
@@ -100,15 +109,22 @@ def chunks(lines: Iterable[str], size: int) -> Iterator[list[str]]:
         yield chunk
 
 
-def _progress(total: int | None, to_terminal: bool) -> Progress:
-    """Lines done (of ``total`` when known), sentences/s and ETA, on stderr; shown only when stderr is a terminal
-    and the translations are not being printed to that terminal (``to_terminal``)."""
+def progress_bar(total: int | None, to_terminal: bool, unit: str = "lines") -> Progress:
+    """``unit`` done (of ``total`` when known), their rate and the ETA, on stderr; shown only when stderr is a
+    terminal and the translations are not being printed to that terminal (``to_terminal``). ``unit``: lines or
+    texts (with a "rate" field per second), or bytes (of a document read as it is translated)."""
     console = Console(stderr=True)
-    return Progress(
-        TextColumn("lines"), MofNCompleteColumn() if total else TextColumn("{task.completed:,}"), BarColumn(),
-        TextColumn("{task.fields[rate]} sent/s"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-        console=console, disable=not console.is_terminal or to_terminal, redirect_stdout=False,
-    )
+    if unit == "bytes":
+        counted = [DownloadColumn(), BarColumn(), TransferSpeedColumn()]
+    else:
+        counted = [MofNCompleteColumn() if total else TextColumn("{task.completed:,}"), BarColumn(),
+                   TextColumn(f"{{task.fields[rate]}} {'sent' if unit == 'lines' else unit}/s")]
+    return Progress(TextColumn(unit), *counted, TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                    console=console, disable=not console.is_terminal or to_terminal, redirect_stdout=False)
+
+
+def not_utf8(name: str, line: int) -> NmtError:
+    return NmtError(f"{name}: line {line}: not UTF-8 text; convert it (e.g. with iconv)")
 
 
 def translate_stream(translate: ChunkTranslator, lines: Iterable[str], output: Path | None = None,
@@ -138,7 +154,7 @@ def translate_stream(translate: ChunkTranslator, lines: Iterable[str], output: P
 
 def _run(translate: ChunkTranslator, lines: Iterable[str], out: IO[str], chunk_lines: int, total: int | None) -> int:
     done = 0
-    with _progress(total, out is sys.stdout and sys.stdout.isatty()) as progress:
+    with progress_bar(total, out is sys.stdout and sys.stdout.isatty()) as progress:
         task = progress.add_task("translate", total=total, rate="-")
         start = time.perf_counter()
         for chunk in chunks(lines, chunk_lines):

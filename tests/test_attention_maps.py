@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
-from nmt.attention_maps import attention_weights, token_alignment, word_alignment, word_ids
+from nmt.attention_maps import attention_weights, attention_weights_batch, token_alignment, word_alignment, word_ids
 from nmt.cli import app
 from nmt.data import pad
 from nmt.plots import plot_training
@@ -31,6 +31,18 @@ def test_readable_path_equals_fast_path_and_is_masked(tiny_model):
     assert torch.allclose(masked.sum(-1), torch.ones(masked.shape[:-1]), atol=1e-5)
     assert torch.allclose(cross.sum(-1), torch.ones(cross.shape[:-1]), atol=1e-5)
     assert encoder.shape[-1] == cross.shape[-1]
+
+
+def test_batched_weights_equal_one_pair_at_a_time(tiny_model, monkeypatch):
+    """Explaining many pairs pads them into few passes: each pair's weights are its own, padding changes nothing."""
+    pairs = [(src, [5 + k % 30 for k in range(1 + (3 * n) % 9)]) for n, src in enumerate(random_sources(9))]
+    one_by_one = [attention_weights(tiny_model, src, out) for src, out in pairs]
+    monkeypatch.setattr("nmt.attention_maps.ALIGN_BATCH_TOKENS", 64)  # several passes of several pairs
+    batched = attention_weights_batch(tiny_model, pairs)
+    for alone, together, (src, out) in zip(one_by_one, batched, pairs):
+        assert together[2].shape[-2:] == (len(out) + 1, len(src))
+        for a, b in zip(alone, together):
+            assert a.shape == b.shape and torch.allclose(a, b, atol=1e-5)
 
 
 def test_alignment_recovers_reversed_positions(reverse_model):

@@ -10,7 +10,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from nmt.cli import app
-from nmt.markup import ATTRIBUTES, parse, translate_html
+from nmt.markup import ATTRIBUTES, PAGE_TEXTS, parse, translate_html, translate_html_stream
 
 PAGE = """<!DOCTYPE html>
 <html lang="en">
@@ -158,3 +158,51 @@ def test_the_page_set_keeps_every_tag_attribute_and_untranslatable_part():
             assert kept.group() in out, (path.name, kept.group())
         same = translate_html(page, aligned_identity)  # as is: the page back, up to spaces and entities
         assert unescape(same).split() == unescape(page).split(), path.name
+
+
+def test_a_page_read_in_pieces_and_translated_in_stretches_is_the_page_translated_whole(monkeypatch):
+    """A large page streams: read a piece at a time, translated PAGE_TEXTS texts at a time. Cut anywhere (inside
+    a tag, an entity, a comment, a script), the output is the one of the page read whole."""
+    import nmt.markup as markup
+
+    pages = [PAGE] + [path.read_text(encoding="utf-8") for path in PAGES]
+    whole = [translate_html(page, reversed_words) for page in pages]
+    monkeypatch.setattr(markup, "PAGE_TEXTS", 3)
+    for page, expected in zip(pages, whole):
+        for size in (1, 7, 64):
+            pieces = [page[i : i + size] for i in range(0, len(page), size)]
+            assert "".join(markup.translate_html_stream(pieces, reversed_words)) == expected, size
+
+
+def test_a_long_page_is_given_out_stretch_by_stretch_as_it_is_read():
+    block = "<p>One <b>more</b> sentence here.</p>\n"
+    read = []
+
+    def pieces():
+        for n in range(10_000):
+            read.append(n)
+            yield block
+
+    out = translate_html_stream(pieces(), reversed_words)
+    first = next(out)
+    assert first.startswith("<p>here. sentence <b>more</b> One</p>") and len(read) < 2 * PAGE_TEXTS
+    assert len(first) + sum(map(len, out)) == len(block) * 10_000
+
+
+def test_a_page_that_is_not_utf8_names_its_line_and_writes_nothing(tmp_path, monkeypatch):
+    import nmt.documents as documents
+    from nmt.errors import NmtError
+
+    monkeypatch.setattr(documents, "READ_BYTES", 5)  # the bad byte is read pieces after the start
+    source, out = tmp_path / "page.html", tmp_path / "out.html"
+    source.write_bytes("<p>one</p>\n<p>two</p>\n<p>thr\xe9e</p>\n".encode("latin-1"))
+    try:
+        documents.translate_document(lambda lines: lines, source, out, "html")
+    except NmtError as err:
+        assert str(err) == f"{source}: line 3: not UTF-8 text; convert it (e.g. with iconv)"
+    else:
+        raise AssertionError("no error")
+    assert not out.exists() and list(tmp_path.iterdir()) == [source]
+    source.write_bytes("<p>one</p>\n<p>zwei \u00fcber</p>\n".encode())
+    documents.translate_document(lambda lines: [line.upper() for line in lines], source, out, "html")
+    assert out.read_text(encoding="utf-8") == "<p>ONE</p>\n<p>ZWEI \u00dcBER</p>\n"  # ü cut between two pieces
