@@ -142,6 +142,9 @@ def translate(
     format: Annotated[Optional[str], typer.Option("--format", help=(
         "txt, html, srt or vtt (default: by the extension of --input: .html/.htm, .srt, .vtt; others are plain "
         "text)."))] = None,
+    merge_cues: Annotated[bool, typer.Option("--merge-cues", help=(
+        "Subtitles: a sentence that runs over several cues is translated as one and split back over them by "
+        "length."))] = False,
     debug: Debug = False,
 ) -> None:
     """Translate sentences with a trained run: one output line per input line (a page: block by block with its
@@ -189,13 +192,15 @@ def translate(
         _decode(translator.cfg, sets, beam_size=beam, n_best=n_best, length_penalty=length_penalty,
                 batch_size=batch_size, sampling=sampling, temperature=temperature, seed=seed,
                 glossary=None if glossary is None else read_glossary(glossary), split_sentences=split)
+        if merge_cues and format_of(input, format) not in ("srt", "vtt"):
+            raise NmtError("--merge-cues: for subtitles only (an .srt or .vtt --input, or --format srt/vtt)")
         if (fmt := format_of(input, format)) != "txt":
             if text or attention or show_attention or align or n_best > 1 or check:
                 raise NmtError(f"--format {fmt}: a page or subtitle file is translated from --input or stdin, "
                                "with translations only; drop the text arguments/--attention/--align/--n-best/--check")
             from nmt.attention_maps import aligned_translations
 
-            translate_document(translator, input, output, fmt, partial(aligned_translations, translator))
+            translate_document(translator, input, output, fmt, partial(aligned_translations, translator), merge_cues)
             return
         if attention or show_attention or align:
             from nmt.attention_maps import check_layer_head, explain

@@ -32,17 +32,18 @@ def format_of(path: Path | None, chosen: str | None) -> str:
 
 
 def translate_text(text: str, fmt: str, translate: Callable[[list[str]], list[str]],
-                   align: Translate | None = None, name: str = "<text>") -> str:
+                   align: Translate | None = None, name: str = "<text>", merge_cues: bool = False) -> str:
     """``text`` in format ``fmt`` translated: a page (html), subtitles (srt, vtt) or lines (txt); ``align``:
     translations with word alignments where asked, which place a page's inline markup (None: ``translate``, the
-    markup placed by word position); ``name`` names the text in errors."""
+    markup placed by word position); ``name`` names the text in errors; ``merge_cues``: subtitles' sentences that
+    run over several cues translated whole (nmt/subtitles.py)."""
     from nmt.markup import translate_html
     from nmt.subtitles import translate_srt, translate_vtt
 
     if fmt == "html":
         return translate_html(text, align or _unaligned(translate))
     if fmt in ("srt", "vtt"):
-        return (translate_srt if fmt == "srt" else translate_vtt)(text, translate, name)
+        return (translate_srt if fmt == "srt" else translate_vtt)(text, translate, name, merge_cues)
     return "".join(line + end for line, end in zip(translate(text.splitlines()), _line_ends(text)))
 
 
@@ -88,7 +89,7 @@ def read_pieces(handle: BinaryIO, name: str, advance: Callable[[int], object]) -
 
 
 def translate_document(translate: Callable[[list[str]], list[str]], path: Path | None, output: Path | None,
-                       fmt: str, align: Translate | None = None) -> None:
+                       fmt: str, align: Translate | None = None, merge_cues: bool = False) -> None:
     """A page or subtitle file (``fmt`` html, srt or vtt; ``path`` None: stdin) translated into ``output`` (None:
     stdout; a file is written through a temporary one, renamed when done), as :func:`translate_text` does, with a
     progress bar on a terminal. A page streams: read, translated and written a stretch of blocks at a time
@@ -122,7 +123,7 @@ def translate_document(translate: Callable[[list[str]], list[str]], path: Path |
                     bar.update(task, completed=len(found), rate=f"{len(found) / (time.perf_counter() - start):,.1f}")
                 return found
 
-            out.write(translate_text(decode_utf8(handle.read(), name), fmt, counted, name=name))
+            out.write(translate_text(decode_utf8(handle.read(), name), fmt, counted, name=name, merge_cues=merge_cues))
 
     if output is None:
         write(sys.stdout)

@@ -7,6 +7,9 @@ Styling tags (``<i>``, ``<b>``, ``<u>``, ``<font ...>``, ``<c.yellow>``, ``<v An
 pair around the whole cue (or a voice tag in front of it) is kept around its translation. In a cue whose tags mark
 parts of it, each line is translated on its own with the tags around it; tags inside a line go around that line's
 translation (the words they marked are not found in the translation yet: nothing is lost, the markup is wider).
+
+``--merge-cues`` (opt-in): a sentence that runs over several cues (up to 4; each but the last without a final
+mark) is translated as one text, and its translation is split back over those cues by their lengths.
 """
 
 from __future__ import annotations
@@ -95,12 +98,65 @@ def _opens_in(before: str, closing: str) -> bool:
     return any(t[1:].split(".")[0].split()[0].rstrip(">") == name for t in TAG.findall(before))
 
 
-def translate_cues(contents: list[str], translate: Translate) -> list[str]:
-    """Each cue's content translated (all cues' texts in one call, so they are batched), tags kept."""
+SENTENCE_END = re.compile(r"[.!?…♪][\"'»”’)\]]*$")  # a cue that ends its sentence
+MERGED_CUES = 4  # at most this many cues translated as one sentence
+
+
+def translate_cues(contents: list[str], translate: Translate, merge: bool = False) -> list[str]:
+    """Each cue's content translated (all cues' texts in one call, so they are batched), tags kept. ``merge``:
+    consecutive cues whose sentence runs on (no final mark) are translated as one text and the translation is
+    split back over them by their lengths (at the word gap nearest each cue's share, a punctuation mark
+    preferred), so the model reads whole sentences."""
     cues = [cue_of(content) for content in contents]
-    flat = [text for cue in cues for text in cue.texts]
+    groups = _runs(cues) if merge else [[k] for k in range(len(cues))]
+    asked = [[" ".join(cues[k].texts[0] for k in group)] if len(group) > 1 else list(cues[group[0]].texts)
+             for group in groups]
+    flat = [text for texts in asked for text in texts]
     out = iter(translate(flat) if flat else [])
-    return [cue.outer([next(out) for _ in cue.texts]) for cue in cues]
+    done: list[str] = []
+    for group, texts in zip(groups, asked):
+        found = [next(out) for _ in texts]
+        if len(group) == 1:
+            done.append(cues[group[0]].outer(found))
+        else:
+            done += [cues[k].outer([part]) for k, part in
+                     zip(group, split_by_length(found[0], [len(cues[k].texts[0]) for k in group]))]
+    return done
+
+
+def _runs(cues: list[Cue]) -> list[list[int]]:
+    """Cues grouped for ``--merge-cues``: a run of one-text cues, each but the last without a final mark."""
+    groups: list[list[int]] = []
+    for k, cue in enumerate(cues):
+        last = groups[-1] if groups else None
+        joinable = not cue.per_line and cue.texts[0] != ""
+        if (last is not None and joinable and len(last) < MERGED_CUES and not cues[last[-1]].per_line
+                and cues[last[-1]].texts[0] and not SENTENCE_END.search(cues[last[-1]].texts[0])):
+            last.append(k)
+        else:
+            groups.append([k])
+    return groups
+
+
+def split_by_length(text: str, lengths: Sequence[int]) -> list[str]:
+    """``text`` cut at word gaps into ``len(lengths)`` parts as long, relatively, as ``lengths``: each cut at the
+    gap nearest its share, a gap after a punctuation mark counted as a quarter of a part nearer; every part gets
+    a word while there are words enough (else the last parts are empty). The parts joined by spaces are ``text``
+    with its whitespace runs as single spaces."""
+    words, n = text.split(), len(lengths)
+    if len(words) < n:
+        return words + [""] * (n - len(words))
+    ends = [sum(map(len, words[: i + 1])) + i for i in range(len(words))]  # character end of each word
+    total, whole, bonus = ends[-1], max(sum(lengths), 1), ends[-1] / n / 4
+    cuts, after = [], 0  # a cut j: the part ends after word j - 1
+    for k in range(n - 1):
+        share = sum(lengths[: k + 1]) / whole * total
+        room = range(after + 1, len(words) - (n - 2 - k))  # a word left for each part still to come
+        after = min(room, key=lambda j: abs(ends[j - 1] - share)
+                    - (bonus if re.search(r"[,;:.!?\u2026]$", words[j - 1]) else 0))
+        cuts.append(after)
+    bounds = [0, *cuts, len(words)]
+    return [" ".join(words[a:b]) for a, b in zip(bounds, bounds[1:])]
 
 
 def check_timings(text: str, name: str, timing: re.Pattern, example: str) -> None:
@@ -119,8 +175,9 @@ def _as_written(text: str, translate_body: Callable[[str], str]) -> str:
     return (BOM if text.startswith(BOM) else "") + (out.replace("\n", "\r\n") if "\r\n" in text else out)
 
 
-def translate_srt(text: str, translate: Translate, name: str = "<srt>") -> str:
-    """An .srt file's text, translated; everything but the cue text as it was."""
+def translate_srt(text: str, translate: Translate, name: str = "<srt>", merge: bool = False) -> str:
+    """An .srt file's text, translated; everything but the cue text as it was (``merge``: see
+    :func:`translate_cues`)."""
     import srt
 
     def body_of(body: str) -> str:
@@ -130,14 +187,14 @@ def translate_srt(text: str, translate: Translate, name: str = "<srt>") -> str:
         except srt.SRTParseError as err:
             line = body.count("\n", 0, err.expected_start) + 1
             raise NmtError(f"{name}:{line}: not a subtitle cue (index, timing line, text); fix or remove it") from None
-        for sub, translated in zip(subs, translate_cues([sub.content for sub in subs], translate)):
+        for sub, translated in zip(subs, translate_cues([sub.content for sub in subs], translate, merge)):
             sub.content = translated
         return srt.compose(subs, reindex=False)
 
     return _as_written(text, body_of)
 
 
-def translate_vtt(text: str, translate: Translate, name: str = "<vtt>") -> str:
+def translate_vtt(text: str, translate: Translate, name: str = "<vtt>", merge: bool = False) -> str:
     """A .vtt file's text, translated; header, NOTE comments, STYLE blocks, identifiers and cue settings kept."""
     import webvtt
 
@@ -146,7 +203,8 @@ def translate_vtt(text: str, translate: Translate, name: str = "<vtt>") -> str:
             raise NmtError(f"{name}:1: a WebVTT file starts with 'WEBVTT'; is it an .srt file? (--format srt)")
         check_timings(body, name, VTT_TIMING, "00:01:02.500 --> 00:01:04.000")
         vtt = webvtt.from_string(body)
-        for caption, translated in zip(vtt.captions, translate_cues([c.raw_text for c in vtt.captions], translate)):
+        for caption, translated in zip(vtt.captions, translate_cues([c.raw_text for c in vtt.captions], translate,
+                                                                         merge)):
             caption.text = translated
         return vtt.content
 

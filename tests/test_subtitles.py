@@ -135,3 +135,61 @@ def test_the_subtitle_files_of_the_page_set_keep_every_timing_and_cue():
         assert [line for line in out.splitlines() if "-->" in line] == timings, path.name
         assert sorted(TAG.findall(out)) == sorted(TAG.findall(text)), path.name
         assert ("\r\n" in out) == ("\r\n" in text), path.name
+
+
+RUN_ON = """1
+00:00:01,000 --> 00:00:03,000
+When I was young, my father
+
+2
+00:00:03,000 --> 00:00:05,500
+took me to the sea
+
+3
+00:00:05,500 --> 00:00:07,000
+every summer.
+
+4
+00:00:08,000 --> 00:00:09,000
+<i>It rained.</i>
+
+"""
+
+
+def test_merge_cues_translates_a_sentence_over_several_cues_as_one_and_splits_it_back_by_length():
+    asked: list[list[str]] = []
+
+    def record(lines):
+        asked.append(list(lines))
+        return lines
+
+    assert translate_srt(RUN_ON, record, merge=True) == RUN_ON  # as is: cut back where the cues were
+    assert asked == [["When I was young, my father took me to the sea every summer.", "It rained."]]
+    asked.clear()
+    assert translate_srt(RUN_ON, record) == RUN_ON and len(asked[0]) == 4  # not asked for: cue by cue
+    out = translate_srt(RUN_ON, lambda lines: [f"{line.upper()} (und noch etwas mehr)" for line in lines], merge=True)
+    assert structure(out) == structure(RUN_ON)
+    cues = [block.split("\n", 2)[2] for block in out.strip().split("\n\n")]
+    assert " ".join(" ".join(cues[:3]).split()) == ("WHEN I WAS YOUNG, MY FATHER TOOK ME TO THE SEA EVERY SUMMER. "
+                                                    "(und noch etwas mehr)")  # every word once, in order
+    assert all(cue.strip() for cue in cues) and cues[3] == "<i>IT RAINED. (und noch etwas mehr)</i>"
+
+
+def test_split_by_length_follows_the_shares_prefers_punctuation_and_loses_nothing():
+    from nmt.subtitles import split_by_length
+
+    assert split_by_length("Ich weiß nicht, ob wir morgen noch kommen können, sagte er.", [20, 25, 15]) == [
+        "Ich weiß nicht,", "ob wir morgen noch kommen können,", "sagte er."]
+    assert split_by_length("a b", [3, 3, 3]) == ["a", "b", ""]
+    assert split_by_length("eins zwei drei vier", [1, 1, 1, 100]) == ["eins", "zwei", "drei", "vier"]
+
+
+def test_merge_cues_is_for_subtitles_only(synth_run, tmp_path):
+    result = CliRunner().invoke(app, ["translate", "--run", str(synth_run), "--merge-cues", "w1 w2"])
+    assert result.exit_code == 2 and "--merge-cues: for subtitles only" in result.output
+    source, out = tmp_path / "a.srt", tmp_path / "b.srt"
+    source.write_text(RUN_ON, encoding="utf-8")
+    result = CliRunner().invoke(app, ["translate", "--run", str(synth_run), "--merge-cues", "-i", str(source),
+                                      "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert structure(out.read_text(encoding="utf-8")) == structure(RUN_ON)
