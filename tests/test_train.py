@@ -133,7 +133,8 @@ def test_a_signal_that_code_turns_into_another_error_still_stops_cleanly(tmp_pat
 def test_sigterm_at_many_points_of_start_up_exits_143_and_leaves_no_run(tmp_path):
     import time
 
-    cfg = _config(tmp_path, "train:\n  max_steps: 400\n  valid_every: 1000\n  threads: 1\n")
+    # enough steps that no delay below outlasts the training on a fast machine (a run that has finished exits 0)
+    cfg = _config(tmp_path, "train:\n  max_steps: 100000\n  valid_every: 100000\n  threads: 1\n")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     # from the interpreter's start-up through imports, the run directory, SentencePiece and data preparation
     for i, delay in enumerate((0.2, 0.8, 1.5, 2.2, 3.0, 4.0)):
