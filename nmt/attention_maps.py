@@ -17,7 +17,8 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from nmt.constants import BOS, EOS, PAD_ID
+from nmt.constants import BOS, EOS
+from nmt.data import pad, token_batches
 from nmt.errors import NmtError
 from nmt.model import Transformer
 from nmt.realtext import finish
@@ -65,7 +66,7 @@ class AttentionMaps:
         return per_layer[head]
 
 
-ALIGN_BATCH_TOKENS = 4096  # source + output tokens per teacher-forced pass when many pairs are explained
+ALIGN_BATCH_TOKENS = 4096  # pairs x longest side per teacher-forced pass when many pairs are explained
 
 
 @torch.no_grad()
@@ -78,28 +79,13 @@ def attention_weights_batch(model: Transformer, pairs: Sequence[tuple[list[int],
     model.eval()
     device = next(model.parameters()).device
     out: list[tuple[Tensor, Tensor, Tensor] | None] = [None] * len(pairs)
-    order = sorted(range(len(pairs)), key=lambda i: (len(pairs[i][0]), len(pairs[i][1])))
-    chunks, chunk, widest = [], [], 0
-    for i in order:
-        size = len(pairs[i][0]) + len(pairs[i][1]) + 1
-        if chunk and max(widest, size) * (len(chunk) + 1) > ALIGN_BATCH_TOKENS:
-            chunks.append(chunk)
-            chunk, widest = [], 0
-        chunk.append(i)
-        widest = max(widest, size)
-    chunks += [chunk] if chunk else []
-    for chunk in chunks:
+    for chunk in token_batches([len(src) for src, _ in pairs], [len(o) for _, o in pairs], ALIGN_BATCH_TOKENS):
         srcs = [pairs[i][0] for i in chunk]
         tgts = [[model.start_id, *pairs[i][1]] for i in chunk]  # predicts the output + </s>
-        src = torch.full((len(chunk), max(map(len, srcs))), PAD_ID, device=device)  # (B, S)
-        tgt_in = torch.full((len(chunk), max(map(len, tgts))), PAD_ID, device=device)  # (B, T)
-        for b, (s, t) in enumerate(zip(srcs, tgts)):
-            src[b, :len(s)] = torch.tensor(s)
-            tgt_in[b, :len(t)] = torch.tensor(t)
         with model.record_attention() as weights:
-            model(src, tgt_in)
+            model(pad(srcs).to(device), pad(tgts).to(device))  # (B, S), (B, T)
             encoder, masked, cross = (w.cpu() for w in weights())  # (L, B, H, rows, columns)
-        for b, (i, s, t) in enumerate(zip(chunk, srcs, tgts)):
+        for b, (i, s, t) in enumerate(zip(chunk.tolist(), srcs, tgts)):
             n, m = len(s), len(t)
             out[i] = (encoder[:, b, :, :n, :n], masked[:, b, :, :m, :m], cross[:, b, :, :m, :n])
     model.train(was_training)

@@ -192,9 +192,10 @@ def translate(
         _decode(translator.cfg, sets, beam_size=beam, n_best=n_best, length_penalty=length_penalty,
                 batch_size=batch_size, sampling=sampling, temperature=temperature, seed=seed,
                 glossary=None if glossary is None else read_glossary(glossary), split_sentences=split)
-        if merge_cues and format_of(input, format) not in ("srt", "vtt"):
+        fmt = format_of(input, format)
+        if merge_cues and fmt not in ("srt", "vtt"):
             raise NmtError("--merge-cues: for subtitles only (an .srt or .vtt --input, or --format srt/vtt)")
-        if (fmt := format_of(input, format)) != "txt":
+        if fmt != "txt":
             if text or attention or show_attention or align or n_best > 1 or check:
                 raise NmtError(f"--format {fmt}: a page or subtitle file is translated from --input or stdin, "
                                "with translations only; drop the text arguments/--attention/--align/--n-best/--check")

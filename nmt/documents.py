@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import IO, BinaryIO
 
 from nmt.errors import NmtError
-from nmt.files import atomic_write
 from nmt.markup import Translate
-from nmt.stream import not_utf8, progress_bar
+from nmt.stream import check_input, not_utf8, progress_bar, written
 
 FORMATS = ("txt", "html", "srt", "vtt")
 EXTENSIONS = {".html": "html", ".htm": "html", ".srt": "srt", ".vtt": "vtt"}  # any other: plain text
@@ -97,17 +96,13 @@ def translate_document(translate: Callable[[list[str]], list[str]], path: Path |
     from nmt.markup import translate_html_stream
 
     name = "stdin" if path is None else str(path)
-    if path is not None and not path.is_file():
-        raise NmtError(f"{path}: input file not found")
-    if output is not None and output.is_dir():
-        raise NmtError(f"{output}: is a folder; give --output a file name")
-    size = path.stat().st_size if path is not None else None
-    unit = "bytes" if fmt == "html" else "texts"
+    check_input(path)
+    total = path.stat().st_size if path is not None and fmt == "html" else None  # subtitles: texts, once read
 
     def write(out: IO[str]) -> None:
-        with (progress_bar(size if fmt == "html" else None, output is None and sys.stdout.isatty(), unit) as bar,
-              (nullcontext(sys.stdin.buffer) if path is None else path.open("rb")) as handle):
-            task = bar.add_task("translate", total=size if fmt == "html" else None, rate="-")
+        with (progress_bar(total, output is None and sys.stdout.isatty(), "bytes" if fmt == "html" else "texts")
+              as bar, (nullcontext(sys.stdin.buffer) if path is None else path.open("rb")) as handle):
+            task = bar.add_task("translate", total=total, rate="-")
             if fmt == "html":
                 pieces = read_pieces(handle, name, lambda n: bar.advance(task, n))
                 for done in translate_html_stream(pieces, align or _unaligned(translate)):
@@ -125,15 +120,7 @@ def translate_document(translate: Callable[[list[str]], list[str]], path: Path |
 
             out.write(translate_text(decode_utf8(handle.read(), name), fmt, counted, name=name, merge_cues=merge_cues))
 
-    if output is None:
-        write(sys.stdout)
-    else:
-        atomic_write(output, lambda tmp: _with_open(tmp, write))
-
-
-def _with_open(path: Path, write: Callable[[IO[str]], None]) -> None:
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        write(handle)
+    written(output, write)
 
 
 def _unaligned(translate: Callable[[list[str]], list[str]]) -> Translate:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 from rich.console import Console
 from rich.progress import (
@@ -29,6 +29,8 @@ from rich.progress import (
 
 from nmt.errors import NmtError
 from nmt.files import atomic_write
+
+T = TypeVar("T")
 
 # (a chunk of input lines, the 0-based number of its first line) -> the lines to write for them
 ChunkTranslator = Callable[[list[str], int], list[str]]
@@ -70,8 +72,7 @@ def translate_input(translate: ChunkTranslator, text: list[str] | None, path: Pa
 def iter_lines(path: Path | None) -> Iterator[str]:
     """Lines of a file or (``None``) stdin, one at a time, without their line ends; empty lines kept. Not UTF-8
     or binary data is a one-line error naming the line."""
-    if path is not None and not path.is_file():
-        raise NmtError(f"{path}: input file not found")
+    check_input(path)
     return _decoded(path)
 
 
@@ -133,23 +134,35 @@ def translate_stream(translate: ChunkTranslator, lines: Iterable[str], output: P
     entered) and write each chunk's output lines, in order, to stdout (flushed per chunk) or ``output`` (through
     a temporary file renamed at the end); returns the number of input lines. ``total`` (input lines, when known)
     gives the progress bar its end and ETA."""
+    try:
+        return written(output, lambda out: _run(translate, lines, out, chunk_lines, total))
+    except BrokenPipeError:  # the reader went away (`nmt translate ... | head`): stop quietly
+        if output is not None:
+            raise
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (no second error when Python flushes stdout at exit)
+        return 0
+
+
+def written(output: Path | None, write: Callable[[IO[str]], T]) -> T:
+    """``write(handle)`` into stdout (``output`` None) or into a temporary file beside ``output``, renamed over it
+    only when ``write`` has returned: stopped halfway, ``output`` is as it was."""
     if output is None:
-        try:
-            return _run(translate, lines, sys.stdout, chunk_lines, total)
-        except BrokenPipeError:  # the reader went away (`nmt translate ... | head`): stop quietly
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (no second error when Python flushes stdout at exit)
-            return 0
+        return write(sys.stdout)
     if output.is_dir():
         raise NmtError(f"{output}: is a folder; give --output a file name")
-    done = 0
+    result: list[T] = []
 
-    def write(tmp: Path) -> None:
-        nonlocal done
+    def into(tmp: Path) -> None:
         with tmp.open("w", encoding="utf-8", newline="\n") as handle:
-            done = _run(translate, lines, handle, chunk_lines, total)
+            result.append(write(handle))
 
-    atomic_write(output, write)
-    return done
+    atomic_write(output, into)
+    return result[0]
+
+
+def check_input(path: Path | None) -> None:
+    if path is not None and not path.is_file():
+        raise NmtError(f"{path}: input file not found")
 
 
 def _run(translate: ChunkTranslator, lines: Iterable[str], out: IO[str], chunk_lines: int, total: int | None) -> int:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 
 from nmt.errors import NmtError
 
@@ -128,14 +129,16 @@ def _runs(cues: list[Cue]) -> list[list[int]]:
     """Cues grouped for ``--merge-cues``: a run of one-text cues, each but the last without a final mark."""
     groups: list[list[int]] = []
     for k, cue in enumerate(cues):
-        last = groups[-1] if groups else None
-        joinable = not cue.per_line and cue.texts[0] != ""
-        if (last is not None and joinable and len(last) < MERGED_CUES and not cues[last[-1]].per_line
-                and cues[last[-1]].texts[0] and not SENTENCE_END.search(cues[last[-1]].texts[0])):
-            last.append(k)
+        if (groups and len(groups[-1]) < MERGED_CUES and _joinable(cue) and _joinable(prev := cues[groups[-1][-1]])
+                and not SENTENCE_END.search(prev.texts[0])):
+            groups[-1].append(k)
         else:
             groups.append([k])
     return groups
+
+
+def _joinable(cue: Cue) -> bool:
+    return not cue.per_line and cue.texts[0] != ""
 
 
 def split_by_length(text: str, lengths: Sequence[int]) -> list[str]:
@@ -146,7 +149,7 @@ def split_by_length(text: str, lengths: Sequence[int]) -> list[str]:
     words, n = text.split(), len(lengths)
     if len(words) < n:
         return words + [""] * (n - len(words))
-    ends = [sum(map(len, words[: i + 1])) + i for i in range(len(words))]  # character end of each word
+    ends = [end + i for i, end in enumerate(accumulate(map(len, words)))]  # character end of each word
     total, whole, bonus = ends[-1], max(sum(lengths), 1), ends[-1] / n / 4
     cuts, after = [], 0  # a cut j: the part ends after word j - 1
     for k in range(n - 1):
